@@ -1,0 +1,144 @@
+"""The `newslake` command: run the flow, query the lake, list its tables."""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from flows.settings import Settings
+
+app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet lake out.", no_args_is_help=True)
+err = Console(stderr=True)
+out = Console()
+
+LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake directory [default: NEWSLAKE_LAKE or data/lake]")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[str] | None, typer.Argument(help="files, directories (recursive) or globs")] = None,
+    lake: LakeOption = None,
+    source: Annotated[str | None, typer.Option(help="source name [default: the input's folder name]")] = None,
+    tokens: Annotated[bool, typer.Option("--tokens", help="also write the tokens table")] = False,
+    model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
+    language: Annotated[
+        list[str] | None, typer.Option(help="language to keep (repeat); 'all' keeps every language [default: en]")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="processes [default: all cores]")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="documents per task")] = None,
+    min_words: Annotated[int | None, typer.Option(min=1, help="shorter documents are rejected")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every Prefect log line")] = False,
+) -> None:
+    """Ingest, clean, annotate and aggregate INPUTS [default: data/sample] into the lake."""
+    _quiet_prefect(verbose)
+    settings = Settings()
+    inputs = inputs or ["data/sample"]
+    from tasks.ingest import missing_inputs
+
+    if missing := missing_inputs(inputs):
+        raise _fail(f"input not found: {', '.join(missing)} (give files, directories or globs)", 2)
+    languages = language or settings.languages
+    from flows.pipeline import run as run_flow
+    from tasks.publish import LakeBusy
+
+    lake_dir = lake or settings.lake
+    err.print(f"newslake: processing {', '.join(inputs)} into {lake_dir} ...")
+    try:
+        result = run_flow(
+            workers=workers or settings.workers,
+            inputs=inputs,
+            lake=str(lake_dir),
+            source=source,
+            tokens=tokens,
+            model=model or settings.model,
+            languages=None if "all" in languages else languages,
+            min_words=min_words or settings.min_words,
+            batch_size=batch_size or settings.batch_size,
+        )
+    except LakeBusy as exc:
+        raise _fail(str(exc), 3) from None
+    except Exception as exc:
+        raise _fail(f"the run failed: {exc}") from None
+    _print_summary(result)
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Keep the terminal to the flow's progress lines unless asked for all of Prefect's.
+
+    The level goes through the environment so that worker processes inherit it.
+    """
+    if verbose:
+        return
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ["PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL"] = "INFO"
+
+
+def _print_summary(run: dict) -> None:
+    seconds = sum(run["seconds"].values())
+    out.print(
+        f"run {run['run_id']}: {run['inputs']} inputs -> {run['documents']} documents "
+        f"({run['duplicates']} duplicates) + {run['rejects']} rejects in {seconds:.1f}s"
+    )
+    if run["rejects_by_reason"]:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in run["rejects_by_reason"].items())
+        out.print(f"rejects by reason: {reasons}")
+    table = RichTable("table", "rows written", title="rows per table", title_justify="left")
+    for name, rows in run["rows"].items():
+        table.add_row(name, f"{rows:,}")
+    out.print(table)
+    out.print("time per stage: " + ", ".join(f"{stage} {s:.1f}s" for stage, s in run["seconds"].items()))
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="a SELECT over the lake's tables, by name")],
+    lake: LakeOption = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+) -> None:
+    """Query the lake with DuckDB SQL (read-only): one view per table."""
+    from flows.query import QueryError, connect, run_query
+
+    if format not in ("table", "csv", "json"):
+        raise _fail(f"unknown format {format!r}: use table, csv or json", 2)
+    try:
+        frame = run_query(connect(lake or Settings().lake), query)
+    except QueryError as exc:
+        raise _fail(str(exc), 2) from None
+    if format == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif format == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=100, tbl_cols=30, fmt_str_lengths=80, tbl_hide_dataframe_shape=False):
+            out.print(str(frame), markup=False, highlight=False)
+
+
+@app.command()
+def tables(lake: LakeOption = None) -> None:
+    """List the lake's tables with their row counts, partitions and schemas."""
+    from tasks.publish import lake_tables, read_manifest
+
+    lake_dir = lake or Settings().lake
+    found = lake_tables(lake_dir)
+    if not found:
+        raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
+    for table in found:
+        manifest = read_manifest(lake_dir, table.name) or {}
+        files = manifest.get("files", {})
+        out.print(
+            f"[bold]{table.name}[/]  {manifest.get('rows', '?'):,} rows in {len(files)} partitions, "
+            f"schema v{manifest.get('schema_version', '?')}, {lake_dir / table.name}"
+        )
+        out.print("  " + ", ".join(f"{f.name} {f.type}" for f in table.dataset_schema), highlight=False)

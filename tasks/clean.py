@@ -1,0 +1,312 @@
+"""Clean: decode, repair and normalise text, extract HTML, identify language, mark duplicates.
+
+Every raw record comes out either as a `documents` row or as a reject with its reason.
+Character offsets of later stages point into the `text` produced here.
+"""
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import ftfy
+import pyarrow as pa
+import pyarrow.parquet as pq
+from dateutil import parser as dateparser
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import DOCUMENTS, PARTITION, TABLES
+from tasks.ingest import RAW, Reject, rejects_table
+
+CLEANED = DOCUMENTS.append(PARTITION)
+
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    """Documents ready for the lake (CLEANED schema) and the records that were rejected."""
+
+    documents: pa.Table
+    rejects: list[Reject]
+
+
+def stable_hash(*parts: str) -> str:
+    """A short, stable hex digest of the given strings (the same on every machine and run)."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def decode(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 and then Latin-1.
+
+    Legacy news text is overwhelmingly Western European; statistical detectors guess wrong on
+    short texts (one took a Latin-1 pound sign for Shift-JIS), so the fallback is explicit.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
+
+
+def normalise_text(text: str) -> str:
+    """Repair mojibake, normalise Unicode and whitespace, and rejoin hard-wrapped lines.
+
+    Paragraphs come out separated by one blank line. A paragraph whose lines were wrapped at a
+    fixed width is rejoined into one line; a text whose lines are paragraphs keeps them apart.
+    """
+    text = ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC")
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    blocks = [[_SPACES.sub(" ", line).strip() for line in block.split("\n")] for block in _BLANK_LINES.split(text)]
+    blocks = [[line for line in block if line] for block in blocks]
+    lines = [line for block in blocks for line in block]
+    wrapped = _is_hard_wrapped(lines)
+    paragraphs: list[str] = []
+    for block in blocks:
+        if wrapped:
+            paragraphs.append(_rejoin(block))
+        else:
+            paragraphs.extend(block)
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def _is_hard_wrapped(lines: list[str]) -> bool:
+    """True when most lines stop near one width without ending a sentence: a wrapped text."""
+    if len(lines) < 4:
+        return False
+    width = max(len(line) for line in lines)
+    if width > 120:
+        return False
+    near_width = sum(len(line) >= 0.6 * width and not _SENTENCE_END.search(line) for line in lines)
+    return near_width >= 0.5 * len(lines)
+
+
+def _rejoin(lines: list[str]) -> str:
+    joined = ""
+    for line in lines:
+        if joined.endswith("-") and not joined.endswith(" -") and line[:1].islower():
+            joined = joined[:-1] + line  # a word hyphenated at the line end
+        else:
+            joined = f"{joined} {line}" if joined else line
+    return joined
+
+
+def split_title(text: str) -> tuple[str | None, str]:
+    """A text file's first line is its title when a blank line follows it."""
+    head, sep, body = text.lstrip("\ufeff").partition("\n")
+    if sep and body.lstrip(" \t").startswith(("\n", "\r\n")) and head.strip() and body.strip():
+        return head.strip(), body
+    return None, text
+
+
+def extract_html(html: bytes | str) -> dict | None:
+    """Main text, title, URL and date of a news web page, by trafilatura; None when no text."""
+    import trafilatura
+
+    found = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=False, deduplicate=True
+    )
+    if found is None or not (found.text or "").strip():
+        return None
+    return {"text": found.text, "title": found.title, "url": found.url, "published": found.date}
+
+
+def parse_published(value: str | None) -> datetime | None:
+    """Parse a publication time in any common format; naive times are taken as UTC."""
+    if not value or not value.strip():
+        return None
+    try:
+        parsed = dateparser.parse(value.strip())
+    except (ValueError, OverflowError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def identify_language(text: str) -> str:
+    """ISO 639-1 code of the text's language (py3langid, on its first few thousand characters)."""
+    import py3langid
+
+    return py3langid.classify(text[:3000])[0]
+
+
+def clean(
+    raw: pa.Table,
+    *,
+    run_id: str,
+    ingested_at: datetime,
+    languages: frozenset[str] | None = frozenset({"en"}),
+    min_words: int = 20,
+) -> CleanResult:
+    """Turn RAW records into CLEANED documents (dup_of still unset) and rejects.
+
+    `languages` lists the language codes to keep; None keeps every language.
+    """
+    rows: list[dict] = []
+    rejects: list[Reject] = []
+    for record in raw.to_pylist():
+
+        def reject(reason: str, detail: str | None = None, record=record) -> None:
+            payload = decode(record["payload"])
+            rejects.append(Reject(record["source"], record["origin"], reason, detail, payload))
+
+        title, url, published = record["title"], record["url"], record["published"]
+        if record["kind"] == "html":
+            page = extract_html(record["payload"])
+            if page is None:
+                reject("no_text", "no article text found in the HTML")
+                continue
+            text = page["text"]
+            title, url, published = title or page["title"], url or page["url"], published or page["published"]
+        elif record["kind"] == "txt":
+            title, text = split_title(decode(record["payload"]))
+        else:
+            text = decode(record["payload"])
+        text = normalise_text(text)
+        n_words = len(text.split())
+        if n_words == 0:
+            reject("empty_text")
+            continue
+        if n_words < min_words:
+            reject("too_short", f"{n_words} words, fewer than {min_words}")
+            continue
+        lang = identify_language(text)
+        if languages is not None and lang not in languages:
+            reject(f"language:{lang}", f"kept languages: {', '.join(sorted(languages))}")
+            continue
+        content_hash = stable_hash(" ".join(text.casefold().split()))
+        published_at = parse_published(published)
+        rows.append(
+            {
+                "doc_id": _doc_id(record["source"], record["external_id"], url, content_hash),
+                "source": record["source"],
+                "external_id": record["external_id"],
+                "origin": record["origin"],
+                "url": url,
+                "title": " ".join(ftfy.fix_text(title, uncurl_quotes=False).split()) if title else None,
+                "published_at": published_at,
+                "date_source": "published" if published_at else "ingested",
+                "lang": lang,
+                "text": text,
+                "n_words": n_words,
+                "content_hash": content_hash,
+                "dup_of": None,
+                "ingested_at": ingested_at,
+                "run_id": run_id,
+                "date": (published_at or ingested_at).date(),
+            }
+        )
+    return CleanResult(pa.Table.from_pylist(rows, schema=CLEANED), rejects)
+
+
+def _doc_id(source: str, external_id: str | None, url: str | None, content_hash: str) -> str:
+    """Stable id: the source's own id if any, else the URL, else the content."""
+    if external_id:
+        return stable_hash("id", source, external_id)
+    if url:
+        return stable_hash("url", url)
+    return stable_hash("content", source, content_hash)
+
+
+def mark_duplicates(docs: pa.Table, *, first_seen: dict[str, str]) -> tuple[pa.Table, dict[str, str]]:
+    """Set dup_of to the first doc_id with the same content_hash, in input order.
+
+    `first_seen` maps content_hash to the doc_id that holds it already (from the lake or
+    earlier batches); the updated mapping is returned, the input is not changed.
+    """
+    seen = dict(first_seen)
+    dup_of = []
+    for doc_id, content_hash in zip(
+        docs.column("doc_id").to_pylist(), docs.column("content_hash").to_pylist(), strict=True
+    ):
+        first = seen.setdefault(content_hash, doc_id)
+        dup_of.append(None if first == doc_id else first)
+    index = docs.schema.get_field_index("dup_of")
+    return docs.set_column(index, docs.schema.field(index), pa.array(dup_of, pa.string())), seen
+
+
+@dataclass(frozen=True)
+class CleanOutput:
+    """Where a cleaned batch and its rejects were staged."""
+
+    documents: str
+    rejects: str
+    rejected: int
+
+
+@task(name="clean", cache_policy=NO_CACHE)
+def clean_batch(
+    raw_path: str,
+    *,
+    run_id: str,
+    ingested_at: datetime,
+    languages: list[str] | None,
+    min_words: int,
+) -> CleanOutput:
+    """Clean one staged raw batch into staged documents and rejects."""
+    result = clean(
+        pq.read_table(raw_path, schema=RAW),
+        run_id=run_id,
+        ingested_at=ingested_at,
+        languages=None if languages is None else frozenset(languages),
+        min_words=min_words,
+    )
+    stem = Path(raw_path).stem.replace("raw-", "")
+    documents, rejects = (
+        Path(raw_path).with_name(f"clean-{stem}.parquet"),
+        Path(raw_path).with_name(f"rejects-clean-{stem}.parquet"),
+    )
+    pq.write_table(result.documents, documents)
+    pq.write_table(rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()), rejects)
+    return CleanOutput(str(documents), str(rejects), len(result.rejects))
+
+
+@dataclass(frozen=True)
+class DedupOutput:
+    """The staged document batches with dup_of set, and the records dropped as repeated ids."""
+
+    documents: list[str]
+    rejects: str
+    documents_count: int
+    duplicates: int
+    rejected: int
+
+
+@task(name="deduplicate", cache_policy=NO_CACHE)
+def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: date) -> DedupOutput:
+    """Mark exact duplicates across the run's batches and the documents already in the lake.
+
+    A record whose doc_id already came earlier in this run is the same record delivered
+    twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
+    """
+    from tasks.publish import read_table
+
+    batches = [pq.read_table(p) for p in paths]
+    in_run = {i for b in batches for i in b.column("doc_id").to_pylist()}
+    known = read_table(Path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
+    first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in in_run}
+    seen_ids: set[str] = set()
+    rejects: list[Reject] = []
+    documents, duplicates = 0, 0
+    for path, batch in zip(paths, batches, strict=True):
+        keep = []
+        for row in batch.select(["doc_id", "source", "origin", "text"]).to_pylist():
+            keep.append(row["doc_id"] not in seen_ids)
+            if not keep[-1]:
+                detail = f"doc_id {row['doc_id']} already read earlier in this run"
+                rejects.append(Reject(row["source"], row["origin"], "duplicate_id", detail, row["text"]))
+            seen_ids.add(row["doc_id"])
+        marked, first_seen = mark_duplicates(batch.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
+        pq.write_table(marked, path)
+        documents += len(marked)
+        duplicates += len(marked) - marked.column("dup_of").null_count
+    rejects_path = Path(staging) / "rejects-dedup.parquet"
+    pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
+    return DedupOutput(paths, str(rejects_path), documents, duplicates, len(rejects))

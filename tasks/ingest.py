@@ -1,0 +1,257 @@
+"""Ingest: turn input files into raw records, and anything unreadable into rejects.
+
+Formats are told by extension: .txt, .jsonl/.ndjson, .csv, .parquet, .html/.htm, and the
+.gz of each. Decoding and text extraction are left to `clean`; here records keep their bytes.
+"""
+
+import csv
+import dataclasses
+import glob
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas import PARTITION, REJECTS
+
+RAW = pa.schema(
+    [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("external_id", pa.string()),
+        pa.field("origin", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("published", pa.string()),
+        pa.field("payload", pa.large_binary(), nullable=False),
+    ]
+)
+
+TEXT_FORMATS = {".txt": "txt", ".html": "html", ".htm": "html"}
+RECORD_FORMATS = {".jsonl", ".ndjson", ".csv", ".parquet"}
+SUPPORTED = set(TEXT_FORMATS) | RECORD_FORMATS
+
+FIELDS = {
+    "text": ("text", "body", "content", "article", "html"),
+    "title": ("title", "headline"),
+    "url": ("url", "link"),
+    "published": ("published_at", "date", "published", "pubdate", "datetime"),
+    "source": ("source", "outlet", "publisher"),
+    "external_id": ("id", "doc_id", "guid", "uuid"),
+}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to read, with the source it belongs to and its id relative to the input."""
+
+    path: Path
+    source: str
+    relative: str
+
+
+@dataclass(frozen=True)
+class Reject:
+    """An input that could not become a record, with the reason and what was read."""
+
+    source: str
+    origin: str
+    reason: str
+    detail: str | None
+    payload: str | None
+
+
+def discover(inputs: list[str], *, source: str | None = None) -> tuple[list[InputFile], list[Reject]]:
+    """Expand files, directories (recursively) and globs into input files, in a stable order.
+
+    Hidden files and folders are skipped; other files of unknown format become rejects.
+    An input that matches nothing is an error: the user most likely mistyped it.
+    """
+    files: list[InputFile] = []
+    rejects: list[Reject] = []
+    for given in inputs:
+        matches = [Path(m) for m in sorted(glob.glob(given, recursive=True))] or [Path(given)]
+        if not any(m.exists() for m in matches):
+            raise FileNotFoundError(f"input not found: {given!r} (give a file, a directory or a glob)")
+        for match in matches:
+            if match.is_dir():
+                root, candidates = match, sorted(p for p in match.rglob("*") if p.is_file())
+                name = source or match.resolve().name
+            else:
+                root, candidates = match.parent, [match]
+                name = source or match.resolve().parent.name
+            for path in candidates:
+                relative = path.relative_to(root).as_posix()
+                if any(part.startswith(".") for part in Path(relative).parts):
+                    continue
+                if _format(path) in SUPPORTED:
+                    files.append(InputFile(path, name, relative))
+                else:
+                    rejects.append(Reject(name, str(path), "unsupported_format", f"extension {path.suffix!r}", None))
+    unique = {f.path.resolve(): f for f in files}
+    return list(unique.values()), rejects
+
+
+def _format(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def parse_file(file: InputFile, data: bytes) -> tuple[list[dict], list[Reject]]:
+    """Parse the bytes of one input file into raw records (RAW rows) and rejects."""
+    origin = str(file.path)
+    try:
+        if file.path.suffix.lower() == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        return [], [Reject(file.source, origin, "unreadable_file", f"gzip: {exc}", _show(data))]
+    fmt = _format(file.path)
+    if fmt in TEXT_FORMATS:
+        record = {"source": file.source, "external_id": file.relative, "origin": origin}
+        return [record | {"kind": TEXT_FORMATS[fmt], "payload": data}], []
+    try:
+        rows = _structured_rows(fmt, data)
+    except Exception as exc:  # a broken container (not a broken row) makes the whole file unreadable
+        return [], [Reject(file.source, origin, "unreadable_file", f"{fmt}: {exc}", _show(data))]
+    records, rejects = [], []
+    for n, row in rows:
+        where = f"{origin}:{n}"
+        if isinstance(row, Reject):
+            rejects.append(Reject(file.source, where, row.reason, row.detail, row.payload))
+            continue
+        record = _map_fields(row, file.source, where)
+        if isinstance(record, Reject):
+            rejects.append(record)
+        else:
+            records.append(record)
+    return records, rejects
+
+
+def _structured_rows(fmt: str, data: bytes) -> Iterator[tuple[int, dict | Reject]]:
+    if fmt in (".jsonl", ".ndjson"):
+        for n, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                yield n, Reject("", "", "malformed_record", f"json: {exc}", _show(line))
+                continue
+            if isinstance(row, dict):
+                yield n, row
+            else:
+                yield n, Reject("", "", "malformed_record", "json line is not an object", _show(line))
+    elif fmt == ".csv":
+        text = data.decode("utf-8-sig", errors="replace")
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for row in reader:
+            if None in row:  # more cells than header columns
+                yield reader.line_num, Reject("", "", "malformed_record", "csv row has extra cells", _show(row))
+            else:
+                yield reader.line_num, row
+    elif fmt == ".parquet":
+        table = pq.read_table(io.BytesIO(data))
+        for n, row in enumerate(table.to_pylist(), start=1):
+            yield n, row
+
+
+def _map_fields(row: dict, source: str, origin: str) -> dict | Reject:
+    """Map a structured record's common field names onto RAW columns."""
+    lowered = {str(k).strip().lower(): v for k, v in row.items()}
+    found = {
+        field: next((lowered[name] for name in names if lowered.get(name) not in (None, "")), None)
+        for field, names in FIELDS.items()
+    }
+    text = found.pop("text")
+    if text is None:
+        return Reject(source, origin, "no_text", f"none of the fields {', '.join(FIELDS['text'])}", _show(row))
+    if not isinstance(text, str):
+        return Reject(source, origin, "malformed_record", "text field is not a string", _show(row))
+    kind = "html" if "html" in lowered and lowered["html"] == text else "record"
+    record = {k: None if v is None else str(v) for k, v in found.items()}
+    record["source"] = record["source"] or source
+    return record | {"origin": origin, "kind": kind, "payload": text.encode("utf-8")}
+
+
+def _show(payload: object) -> str:
+    """The raw payload as text, for a reject row: bytes that are not UTF-8 are escaped, not lost."""
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", errors="backslashreplace")
+    if isinstance(payload, dict):
+        return json.dumps(payload, default=str, ensure_ascii=False)
+    return str(payload)
+
+
+def to_raw_table(records: list[dict]) -> pa.Table:
+    """Build a RAW table from record dicts (missing optional fields become nulls)."""
+    columns = {f.name: [r.get(f.name) for r in records] for f in RAW}
+    return pa.Table.from_pydict(columns, schema=RAW)
+
+
+def rejects_table(rejects: list[Reject], *, stage: str, run_id: str, day: date) -> pa.Table:
+    """REJECTS rows (with their `date` partition, the run's day) for a list of rejects."""
+    rows = [{"run_id": run_id, "stage": stage, "date": day} | dataclasses.asdict(r) for r in rejects]
+    return pa.Table.from_pylist(rows, schema=REJECTS.append(PARTITION))
+
+
+def missing_inputs(inputs: list[str]) -> list[str]:
+    """The inputs that name no existing file, directory or glob match."""
+    return [given for given in inputs if not glob.glob(given, recursive=True) and not Path(given).exists()]
+
+
+@dataclass(frozen=True)
+class IngestOutput:
+    """Where ingest staged its raw batches and rejects, and how many inputs it read."""
+
+    raw: list[str]
+    rejects: str
+    files: int
+    records: int
+    rejected: int
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest_inputs(
+    inputs: list[str], *, source: str | None, staging: str, run_id: str, day: date, batch_size: int
+) -> IngestOutput:
+    """Read every input file into raw record batches staged as Parquet."""
+    files, rejects = discover(inputs, source=source)
+    paths: list[str] = []
+    batch: list[dict] = []
+    records = 0
+
+    def flush() -> None:
+        path = Path(staging) / f"raw-{len(paths):05d}.parquet"
+        pq.write_table(to_raw_table(batch), path)
+        paths.append(str(path))
+        batch.clear()
+
+    for file in files:
+        try:
+            data = file.path.read_bytes()
+        except OSError as exc:
+            rejects.append(Reject(file.source, str(file.path), "unreadable_file", str(exc), None))
+            continue
+        found, rejected = parse_file(file, data)
+        rejects.extend(rejected)
+        records += len(found)
+        for record in found:
+            batch.append(record)
+            if len(batch) >= batch_size:
+                flush()
+    if batch:
+        flush()
+    rejects_path = Path(staging) / "rejects-ingest.parquet"
+    pq.write_table(rejects_table(rejects, stage="ingest", run_id=run_id, day=day), rejects_path)
+    return IngestOutput(paths, str(rejects_path), len(files), records, len(rejects))
