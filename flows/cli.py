@@ -142,3 +142,7 @@ def tables(lake: LakeOption = None) -> None:
             f"schema v{manifest.get('schema_version', '?')}, {lake_dir / table.name}"
         )
         out.print("  " + ", ".join(f"{f.name} {f.type}" for f in table.dataset_schema), highlight=False)
+
+
+if __name__ == "__main__":
+    app()

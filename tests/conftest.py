@@ -1,0 +1,47 @@
+"""Shared fixtures: the real data beside the checkout, spaCy pipelines, a Prefect test server."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample"
+SHARED = ROOT.parent / "shared"
+
+
+def shared(relative: str) -> Path:
+    """A path under ../shared, or a skip when the project is checked out without it."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"{path} is absent: ../shared material exists only beside the development checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    """The real English model, as the pipeline loads it."""
+    from tasks.annotate import default_model, load_model
+
+    return load_model(default_model())
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for every flow run of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def sample_lake(prefect_server, tmp_path_factory):
+    """A lake made by one real flow run over data/sample, and what that run reported."""
+    from flows.pipeline import run
+
+    lake = tmp_path_factory.mktemp("sample") / "lake"
+    result = run(inputs=[str(SAMPLE)], lake=str(lake), workers=2)
+    return lake, result

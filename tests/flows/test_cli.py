@@ -1,0 +1,73 @@
+"""The newslake command as a user runs it."""
+
+import json
+import os
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.conftest import ROOT
+
+runner = CliRunner()
+
+
+def test_cli_run_on_the_sample_is_clean_and_reports(tmp_path):
+    """The real command on its default temporary Prefect server: a summary and no tracebacks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--lake", str(tmp_path / "lake"), "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "15 inputs -> 12 documents (2 duplicates) + 3 rejects" in done.stdout
+    assert "empty_text 1, language:fr 1, malformed_record 1" in done.stdout
+    assert "annotated batch 1/1" in done.stderr
+    for noise in ("Traceback", "ERROR", "Error", "Task run"):
+        assert noise not in done.stderr, done.stderr
+
+
+def test_cli_run_rejects_a_missing_input(tmp_path):
+    result = runner.invoke(app, ["run", str(tmp_path / "missing"), "--lake", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "input not found" in result.output
+
+
+def test_cli_sql_formats(sample_lake):
+    lake, _ = sample_lake
+    query = "SELECT reason, count(*) AS n FROM rejects GROUP BY reason ORDER BY reason"
+    as_json = runner.invoke(app, ["sql", query, "--lake", str(lake), "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == [
+        {"reason": "empty_text", "n": 1},
+        {"reason": "language:fr", "n": 1},
+        {"reason": "malformed_record", "n": 1},
+    ]
+    as_csv = runner.invoke(app, ["sql", query, "--lake", str(lake), "-f", "csv"])
+    assert as_csv.output.splitlines()[:2] == ["reason,n", "empty_text,1"]
+    as_table = runner.invoke(app, ["sql", "SELECT count(*) AS docs FROM documents", "--lake", str(lake)])
+    assert "12" in as_table.output
+
+
+def test_cli_sql_is_read_only_and_explains_errors(sample_lake):
+    lake, _ = sample_lake
+    for query in ("DELETE FROM documents", "SELECT 1; DROP VIEW documents", "COPY documents TO 'x.csv'"):
+        result = runner.invoke(app, ["sql", query, "--lake", str(lake)])
+        assert result.exit_code == 2 and "read-only" in result.output, query
+    result = runner.invoke(app, ["sql", "SELECT nope FROM documents", "--lake", str(lake)])
+    assert result.exit_code == 2 and "nope" in result.output
+    result = runner.invoke(app, ["sql", "SELECT 1", "--lake", str(lake / "empty")])
+    assert result.exit_code == 2 and "no tables" in result.output
+
+
+def test_cli_tables_lists_rows_and_schemas(sample_lake):
+    lake, _ = sample_lake
+    result = runner.invoke(app, ["tables", "--lake", str(lake)])
+    assert result.exit_code == 0
+    assert "documents  12 rows in 5 partitions" in result.output
+    assert "entity_key string" in result.output

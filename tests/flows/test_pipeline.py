@@ -1,0 +1,146 @@
+"""End-to-end runs of the real flow with the real model on real text."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from flows.pipeline import run
+from schemas import TABLES
+from tasks.publish import LakeBusy, lake_lock, lake_tables, read_manifest, read_table
+from tests.conftest import SAMPLE, shared
+
+READ_WITHOUT_NEWSLAKE = """
+import json, sys, duckdb, polars as pl
+lake, tables = sys.argv[1], sys.argv[2:]
+counts = {}
+for t in tables:
+    glob = f"{lake}/{t}/**/*.parquet"
+    sql = f"SELECT count(*), count(DISTINCT date) FROM read_parquet('{glob}', hive_partitioning=true)"
+    d = duckdb.sql(sql).fetchall()[0]
+    p = pl.scan_parquet(glob, hive_partitioning=True).select(pl.len(), pl.col("date").n_unique()).collect().row(0)
+    counts[t] = {"duckdb": list(d), "polars": list(p)}
+print(json.dumps(counts))
+"""
+
+
+def _frame(lake, name: str) -> pl.DataFrame:
+    return pl.from_arrow(read_table(lake, TABLES[name]))
+
+
+def test_pipeline_sample_counts_reconcile(sample_lake):
+    lake, result = sample_lake
+    assert result["inputs"] == result["documents"] + result["rejects"] == 15
+    assert (result["documents"], result["duplicates"], result["rejects"]) == (12, 2, 3)
+    assert result["rejects_by_reason"] == {"empty_text": 1, "language:fr": 1, "malformed_record": 1}
+    rejects = _frame(lake, "rejects")
+    assert rejects.filter(pl.col("reason") == "malformed_record")["payload"][0].startswith('{"id": "wire-0007"')
+    runs = _frame(lake, "runs")
+    assert runs["run_id"].to_list() == [result["run_id"]]
+    assert set(result["rows"]) >= {"documents", "sentences", "mentions", "entities", "entity_daily", "source_daily"}
+
+
+def test_pipeline_sample_files_match_declared_schemas(sample_lake):
+    lake, _ = sample_lake
+    found = lake_tables(lake)
+    assert {t.name for t in found} >= {"documents", "sentences", "mentions", "entities", "rejects", "runs"}
+    for table in found:
+        manifest = read_manifest(lake, table.name)
+        assert manifest["rows"] == read_table(lake, table).num_rows
+        for relative in manifest["files"]:
+            schema = pq.read_schema(lake / table.name / relative).remove_metadata()
+            assert schema.equals(table.schema), table.name
+
+
+def test_pipeline_sample_is_read_by_duckdb_and_polars_without_newslake(sample_lake):
+    lake, _ = sample_lake
+    names = [t.name for t in lake_tables(lake)]
+    out = subprocess.run(
+        [sys.executable, "-c", READ_WITHOUT_NEWSLAKE, str(lake), *names], capture_output=True, text=True, check=True
+    )
+    counts = json.loads(out.stdout)
+    for name in names:
+        rows = read_manifest(lake, name)["rows"]
+        days = len(read_manifest(lake, name)["files"])
+        assert counts[name]["duckdb"] == counts[name]["polars"] == [rows, days], name
+
+
+def test_pipeline_sample_offsets_dates_and_duplicates(sample_lake):
+    lake, _ = sample_lake
+    documents = _frame(lake, "documents")
+    mentions = _frame(lake, "mentions").join(
+        documents.select("doc_id", "text", pl.col("date").alias("doc_date")), on="doc_id"
+    )
+    assert mentions.height > 20
+    assert all(row["text_right"][row["start_char"] : row["end_char"]] == row["text"] for row in mentions.to_dicts())
+    assert (mentions["date"] == mentions["doc_date"]).all()
+    duplicates = documents.filter(pl.col("dup_of").is_not_null())
+    assert duplicates.height == 2
+    assert set(duplicates["dup_of"]) <= set(documents.filter(pl.col("dup_of").is_null())["doc_id"])
+    assert mentions.join(duplicates.select("doc_id"), on="doc_id").height == 0  # duplicates are not annotated
+    published = documents.filter(pl.col("date_source") == "published")
+    assert {str(d) for d in published["date"]} >= {"2025-03-19", "2025-03-20", "2025-03-21", "2025-03-22"}
+    html = documents.filter(pl.col("origin").str.ends_with("lighthouse.html")).row(0, named=True)
+    assert html["title"] == "Lighthouse keeper's cottage becomes museum"
+    assert "cookies" not in html["text"] and "St Anthony lighthouse" in html["text"]
+
+
+def test_pipeline_rerun_on_the_same_inputs_duplicates_nothing(prefect_server, tmp_path):
+    lake = tmp_path / "lake"
+    first = run(inputs=[str(SAMPLE)], lake=str(lake), workers=1)
+    before = {t.name: read_table(lake, t).num_rows for t in lake_tables(lake)}
+    second = run(inputs=[str(SAMPLE)], lake=str(lake), workers=1)
+    after = {t.name: read_table(lake, t).num_rows for t in lake_tables(lake)}
+    assert after == before | {"runs": 2}
+    assert first["documents"] == second["documents"] and second["duplicates"] == first["duplicates"]
+    ids = read_table(lake, TABLES["documents"], ["doc_id"]).column("doc_id").to_pylist()
+    assert len(ids) == len(set(ids))
+
+
+def test_pipeline_refuses_a_lake_another_run_holds(prefect_server, tmp_path):
+    with lake_lock(tmp_path, "other-run"), pytest.raises(LakeBusy, match="other-run"):
+        run(inputs=[str(SAMPLE)], lake=str(tmp_path), workers=1)
+
+
+def test_pipeline_seed_article_with_tokens(prefect_server, tmp_path):
+    seed = shared("seed/nato_article.txt")
+    gold = json.loads(shared("seed/gold.json").read_text())
+    lake = tmp_path / "lake"
+    result = run(inputs=[str(seed)], lake=str(lake), tokens=True, workers=1)
+    assert result["documents"] == 1 and result["rejects"] == 0
+    surfaces = set(_frame(lake, "mentions")["text"])
+    found = [g["canonical"] for g in gold["entities"] if surfaces & set(g["forms"])]
+    assert len(found) >= 12, found
+    tokens = _frame(lake, "tokens")
+    text = _frame(lake, "documents")["text"][0]
+    assert tokens.height > 500
+    assert all(text[t["start_char"] : t["start_char"] + len(t["text"])] == t["text"] for t in tokens.to_dicts())
+    assert set(tokens.filter(pl.col("text") == "troops")["lemma"]) == {"troop"}
+
+
+def test_pipeline_bbc_slice_accounts_for_every_input(prefect_server, tmp_path):
+    bbc = shared("corpora/bbc")
+    picked = ["sport/199.txt", "entertainment/129.txt", "entertainment/261.txt", "tech/004.txt", "tech/063.txt"]
+    picked += [p.relative_to(bbc).as_posix() for p in sorted((bbc / "politics").glob("*.txt"))[:40]]
+    corpus = tmp_path / "bbc"
+    for relative in picked:
+        (corpus / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(bbc / relative, corpus / relative)
+    lake = tmp_path / "lake"
+    result = run(inputs=[str(corpus)], lake=str(lake), workers=2, batch_size=15)
+    assert result["inputs"] == len(picked) == result["documents"] + result["rejects"]
+    documents = _frame(lake, "documents")
+    by_id = dict(zip(documents["external_id"], documents["doc_id"], strict=True))
+    dup_of = dict(zip(documents["external_id"], documents["dup_of"], strict=True))
+    assert dup_of["entertainment/261.txt"] == by_id["entertainment/129.txt"]
+    assert dup_of["tech/063.txt"] == by_id["tech/004.txt"]
+    assert documents.filter(pl.col("dup_of").is_not_null()).height == result["duplicates"] >= 2
+    latin1 = documents.filter(pl.col("external_id") == "sport/199.txt").row(0, named=True)
+    assert "a £15.8m signing" in latin1["text"]
+    assert (documents["source"] == "bbc").all()
+    entity_daily = _frame(lake, "entity_daily")
+    assert entity_daily["mentions"].sum() == _frame(lake, "mentions").height

@@ -1,0 +1,140 @@
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from tasks.clean import (
+    CLEANED,
+    clean,
+    decode,
+    extract_html,
+    mark_duplicates,
+    normalise_text,
+    parse_published,
+    split_title,
+)
+from tasks.ingest import to_raw_table
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+ENGLISH = (
+    "The council approved the new budget on Tuesday after a long debate about schools, roads and the "
+    "future of the library in the town centre."
+)
+
+
+def _raw(*payloads: bytes, kind: str = "record", **fields) -> pa.Table:
+    return to_raw_table(
+        [{"source": "s", "origin": f"o:{n}", "kind": kind, "payload": p} | fields for n, p in enumerate(payloads)]
+    )
+
+
+def test_clean_decode_falls_back_for_latin1_pound_sign():
+    assert decode("£5".encode()) == "£5"
+    assert decode(b"a \xa315.8m signing") == "a £15.8m signing"
+    assert decode(b"\xef\xbb\xbfbom") == "bom"
+
+
+def test_clean_normalise_repairs_mojibake_and_keeps_curly_quotes():
+    assert normalise_text("He said: â€œyesâ€\x9d") == "He said: “yes”"
+    assert normalise_text("Cafe\u0301  and\ttea") == "Café and tea"
+
+
+def test_clean_normalise_rejoins_hard_wrapped_paragraphs():
+    wrapped = (
+        "More than 400 volunteers spent Saturday clearing rubbish from the banks of\n"
+        "the River Thames between Putney and Hammersmith, collecting an estimated\n"
+        "three tonnes of plastic, metal and glass in six hours, the charity said in\n"
+        "a statement.\n\n"
+        "The clean-up was organised by the charity Thames21, which said the amount\n"
+        "of wet wipes on the foreshore had fallen for the second year in a row."
+    )
+    text = normalise_text(wrapped)
+    assert text.count("\n\n") == 1 and "\n" not in text.replace("\n\n", "")
+    assert "banks of the River Thames" in text
+
+
+def test_clean_normalise_keeps_one_paragraph_per_line_texts_apart():
+    lines = "First paragraph ends here.\nSecond paragraph, also complete.\nThird one too.\nAnd a fourth."
+    assert normalise_text(lines).split("\n\n") == lines.split("\n")
+
+
+def test_clean_split_title_needs_a_blank_line():
+    assert split_title("Title\n\nBody text") == ("Title", "\nBody text")
+    assert split_title("Not a title\nBody text") == (None, "Not a title\nBody text")
+
+
+def test_clean_parse_published_formats():
+    assert parse_published("2025-03-22T09:15:00+01:00") == datetime(2025, 3, 22, 8, 15, tzinfo=UTC)
+    assert parse_published("Sat, 22 Mar 2025 14:05:00 GMT") == datetime(2025, 3, 22, 14, 5, tzinfo=UTC)
+    assert parse_published("2025-03-21") == datetime(2025, 3, 21, tzinfo=UTC)
+    assert parse_published("not a date") is None
+    assert parse_published(None) is None
+
+
+def test_clean_extract_html_finds_article_and_metadata():
+    html = (
+        "<html><head><title>Budget passed | Gazette</title>"
+        '<meta property="article:published_time" content="2025-03-20T07:45:00Z"></head><body>'
+        "<nav>Home | News | Sport</nav><article><h1>Budget passed</h1>"
+        f"<p>{ENGLISH}</p><p>{ENGLISH}</p></article><footer>All rights reserved</footer></body></html>"
+    )
+    page = extract_html(html)
+    assert "council approved the new budget" in page["text"]
+    assert "All rights reserved" not in page["text"]
+    assert page["published"] == "2025-03-20"
+    assert extract_html("<html><body></body></html>") is None
+
+
+def test_clean_turns_records_into_documents_and_rejects():
+    french = "La ville de Lyon a inauguré samedi trois nouvelles pistes cyclables reliant le centre aux quartiers."
+    raw = _raw(ENGLISH.encode(), b"   ", b"Too short.", french.encode(), published="2024-06-01T10:00:00Z")
+    result = clean(raw, run_id="r", ingested_at=NOW, min_words=5)
+    assert result.documents.schema == CLEANED
+    doc = result.documents.to_pylist()[0]
+    assert (doc["lang"], doc["date_source"], str(doc["date"])) == ("en", "published", "2024-06-01")
+    assert doc["n_words"] == len(ENGLISH.split())
+    assert [(r.origin, r.reason) for r in result.rejects] == [
+        ("o:1", "empty_text"),
+        ("o:2", "too_short"),
+        ("o:3", "language:fr"),
+    ]
+    assert clean(raw, run_id="r", ingested_at=NOW, languages=None, min_words=5).documents.num_rows == 2
+
+
+def test_clean_doc_id_is_stable_and_prefers_the_external_id():
+    with_id = _raw(ENGLISH.encode(), external_id="a-1")
+    first = clean(with_id, run_id="r1", ingested_at=NOW).documents
+    again = clean(with_id, run_id="r2", ingested_at=NOW).documents
+    assert first.column("doc_id").to_pylist() == again.column("doc_id").to_pylist()
+    by_content = clean(_raw(ENGLISH.encode()), run_id="r", ingested_at=NOW).documents
+    assert by_content.column("doc_id") != first.column("doc_id")
+    assert by_content.column("content_hash") == first.column("content_hash")
+    assert str(by_content.column("date")[0]) == "2025-01-02"
+    assert by_content.column("date_source").to_pylist() == ["ingested"]
+
+
+def test_clean_mark_duplicates_points_to_the_first_copy():
+    docs = clean(
+        _raw(ENGLISH.encode(), ENGLISH.upper().encode(), ENGLISH.encode(), kind="record"),
+        run_id="r",
+        ingested_at=NOW,
+    ).documents
+    docs = docs.set_column(0, CLEANED.field("doc_id"), pa.array(["a", "b", "c"]))
+    marked, seen = mark_duplicates(docs, first_seen={})
+    assert marked.column("dup_of").to_pylist() == [None, "a", "a"]
+    again, _ = mark_duplicates(docs.slice(2), first_seen=seen)
+    assert again.column("dup_of").to_pylist() == ["a"]
+    assert docs.column("dup_of").null_count == 3  # the input is not changed
+
+
+@pytest.mark.parametrize("kind", ["txt", "html"])
+def test_clean_file_kinds_give_titles(kind):
+    payload = (
+        f"Budget passed\n\n{ENGLISH}".encode()
+        if kind == "txt"
+        else f"<html><head><title>Budget passed</title></head><body><article><p>{ENGLISH}</p>"
+        f"<p>{ENGLISH}</p></article></body></html>".encode()
+    )
+    doc = clean(_raw(payload, kind=kind), run_id="r", ingested_at=NOW).documents.to_pylist()[0]
+    assert doc["title"] == "Budget passed"
+    assert doc["text"].startswith("The council approved")
