@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +14,8 @@ from rich.table import Table as RichTable
 from flows.settings import Settings
 
 app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet lake out.", no_args_is_help=True)
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake directory [default: NEWSLAKE_LAKE or data/lake]")]
 
@@ -121,8 +122,9 @@ def sql(
     else:
         import polars as pl
 
-        with pl.Config(tbl_rows=100, tbl_cols=30, fmt_str_lengths=80, tbl_hide_dataframe_shape=False):
-            out.print(str(frame), markup=False, highlight=False)
+        width = shutil.get_terminal_size((160, 40)).columns
+        with pl.Config(tbl_rows=100, tbl_cols=30, fmt_str_lengths=80, tbl_width_chars=width):
+            sys.stdout.write(f"{frame}\n")
 
 
 @app.command()
@@ -135,12 +137,14 @@ def tables(lake: LakeOption = None) -> None:
     if not found:
         raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
     for table in found:
-        manifest = read_manifest(lake_dir, table.name) or {}
-        files = manifest.get("files", {})
-        out.print(
-            f"[bold]{table.name}[/]  {manifest.get('rows', '?'):,} rows in {len(files)} partitions, "
-            f"schema v{manifest.get('schema_version', '?')}, {lake_dir / table.name}"
-        )
+        manifest = read_manifest(lake_dir, table.name)
+        if manifest is None:
+            out.print(f"[bold]{table.name}[/]  no manifest: run `newslake run` to rewrite it")
+        else:
+            out.print(
+                f"[bold]{table.name}[/]  {manifest['rows']:,} rows in {len(manifest['files'])} partitions, "
+                f"schema v{manifest['schema_version']}, {lake_dir / table.name}"
+            )
         out.print("  " + ", ".join(f"{f.name} {f.type}" for f in table.dataset_schema), highlight=False)
 
 

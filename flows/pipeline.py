@@ -109,7 +109,7 @@ def newslake_run(
             "versions": versions,
         }
         record_run(lake=lake, run=run, versions=versions)
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging.parent, ignore_errors=True)
     return run
 
 

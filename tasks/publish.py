@@ -151,6 +151,8 @@ def lake_lock(lake: Path, run_id: str) -> Iterator[None]:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             other = _lock_holder(path)
+            if other is None and _age(path) < 60:
+                raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment") from None
             if other is not None and _alive(other):
                 raise LakeBusy(
                     f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
@@ -174,6 +176,13 @@ def _lock_holder(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
 
 
 def _alive(holder: dict) -> bool:
