@@ -88,7 +88,8 @@ def _print_summary(run: dict) -> None:
     seconds = sum(run["seconds"].values())
     out.print(
         f"run {run['run_id']}: {run['inputs']} inputs -> {run['documents']} documents "
-        f"({run['duplicates']} duplicates) + {run['rejects']} rejects in {seconds:.1f}s"
+        f"({run['duplicates']} duplicates) + {run['skipped']} already in the lake + {run['rejects']} rejects "
+        f"in {seconds:.1f}s"
     )
     if run["rejects_by_reason"]:
         reasons = ", ".join(f"{reason} {n}" for reason, n in run["rejects_by_reason"].items())

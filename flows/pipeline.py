@@ -19,7 +19,7 @@ from tasks.aggregate import rollup_days
 from tasks.annotate import annotate_batch, default_model
 from tasks.clean import clean_batch, deduplicate
 from tasks.ingest import ingest_inputs
-from tasks.publish import lake_lock, publish_run, record_run
+from tasks.publish import commit_run, lake_lock, publish_run, recover
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -50,6 +50,8 @@ def newslake_run(
         clock = time.perf_counter()
 
     with lake_lock(Path(lake), run_id):
+        for finished in recover(Path(lake)):
+            logger.info(f"finished publishing run {finished}, which had stopped half-way")
         staging = _fresh_staging(Path(lake), run_id)
         ingested = ingest_inputs(
             inputs, source=source, staging=str(staging), run_id=run_id, day=started.date(), batch_size=batch_size
@@ -66,7 +68,10 @@ def newslake_run(
         deduped = deduplicate(
             [c.documents for c in cleaned], lake=lake, staging=str(staging), run_id=run_id, day=started.date()
         )
-        logger.info(f"cleaned: {deduped.documents_count} documents ({deduped.duplicates} duplicates)")
+        logger.info(
+            f"cleaned: {deduped.new} new and {deduped.changed} changed documents ({deduped.duplicates} duplicates),"
+            f" {deduped.skipped} already in the lake"
+        )
         lap("clean")
         futures = annotate_batch.map(deduped.documents, model=unmapped(model), tokens=unmapped(tokens))
         annotations = []
@@ -80,11 +85,9 @@ def newslake_run(
             documents=deduped.documents,
             annotations=annotations,
             rejects=[ingested.rejects, *(c.rejects for c in cleaned), deduped.rejects],
-            versions=versions,
         )
+        rows = published.rows | rollup_days(lake=lake, days=published.days, commit_id=run_id)
         lap("publish")
-        rows = published.rows | rollup_days(lake=lake, days=published.days, run_id=run_id, versions=versions)
-        lap("aggregate")
         run = {
             "run_id": run_id,
             "started_at": started,
@@ -100,15 +103,18 @@ def newslake_run(
                 batch_size=batch_size,
             ),
             "inputs": ingested.records + ingested.rejected,
-            "documents": deduped.documents_count,
+            "documents": deduped.new + deduped.changed,
+            "new": deduped.new,
+            "changed": deduped.changed,
+            "skipped": deduped.skipped,
             "duplicates": deduped.duplicates,
-            "rejects": published.rows["rejects"],
+            "rejects": sum(published.rejects_by_reason.values()),
             "rejects_by_reason": published.rejects_by_reason,
             "rows": rows,
             "seconds": seconds,
             "versions": versions,
         }
-        record_run(lake=lake, run=run, versions=versions)
+        commit_run(lake=lake, run=run, versions=versions)
         shutil.rmtree(staging.parent, ignore_errors=True)
     return run
 

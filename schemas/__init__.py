@@ -124,6 +124,9 @@ RUNS = pa.schema(
         pa.field("parameters", pa.string(), nullable=False),
         pa.field("inputs", pa.int64(), nullable=False),
         pa.field("documents", pa.int64(), nullable=False),
+        pa.field("new", pa.int64(), nullable=False),
+        pa.field("changed", pa.int64(), nullable=False),
+        pa.field("skipped", pa.int64(), nullable=False),
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("rejects", pa.int64(), nullable=False),
         pa.field("rejects_by_reason", _COUNTS, nullable=False),
@@ -136,11 +139,13 @@ RUNS = pa.schema(
 
 @dataclass(frozen=True)
 class Table:
-    """A lake table: its file schema and the columns whose values a run replaces as a unit."""
+    """A lake table: its file schema, the columns that identify a row within a partition, and
+    the column whose values a run replaces as a unit (none: a run rewrites whole partitions)."""
 
     name: str
     schema: pa.Schema
-    replace_by: tuple[str, ...]
+    key: tuple[str, ...]
+    replace_by: str | None
 
     @property
     def dataset_schema(self) -> pa.Schema:
@@ -151,14 +156,18 @@ class Table:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("documents", DOCUMENTS, ("doc_id",)),
-        Table("sentences", SENTENCES, ("doc_id",)),
-        Table("mentions", MENTIONS, ("doc_id",)),
-        Table("entities", ENTITIES, ("doc_id",)),
-        Table("tokens", TOKENS, ("doc_id",)),
-        Table("entity_daily", ENTITY_DAILY, ()),
-        Table("source_daily", SOURCE_DAILY, ()),
-        Table("rejects", REJECTS, ("origin",)),
-        Table("runs", RUNS, ("run_id",)),
+        Table("documents", DOCUMENTS, ("doc_id",), "doc_id"),
+        Table("sentences", SENTENCES, ("doc_id", "sent_id"), "doc_id"),
+        Table("mentions", MENTIONS, ("doc_id", "start_char", "end_char"), "doc_id"),
+        Table("entities", ENTITIES, ("doc_id", "entity_key"), "doc_id"),
+        Table("tokens", TOKENS, ("doc_id", "i"), "doc_id"),
+        Table("entity_daily", ENTITY_DAILY, ("entity_key",), None),
+        Table("source_daily", SOURCE_DAILY, ("source",), None),
+        Table("rejects", REJECTS, ("origin",), "origin"),
+        Table("runs", RUNS, ("run_id",), "run_id"),
     )
 }
+
+# Tables derived from documents by annotation, in the order a run publishes them.
+ANNOTATION_TABLES = ("sentences", "mentions", "entities", "tokens")
+ROLLUP_TABLES = ("entity_daily", "source_daily")

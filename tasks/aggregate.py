@@ -13,6 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import TABLES
+from tasks.publish import read_days, stage_rows
 
 
 def entity_daily(entities: pa.Table) -> pa.Table:
@@ -55,20 +56,19 @@ def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
 
 
 @task(name="aggregate", cache_policy=NO_CACHE)
-def rollup_days(*, lake: str, days: list[date], run_id: str, versions: dict[str, str]) -> dict[str, int]:
-    """Recompute the daily rollups of the given days from the lake; returns rows written."""
-    from tasks.publish import read_days, replace_rows, write_manifest
-
+def rollup_days(*, lake: str, days: list[date], commit_id: str) -> dict[str, int]:
+    """Stage the daily rollups of the given days, computed from the days as the commit leaves them."""
     root = Path(lake)
-    entities = read_days(root, TABLES["entities"], days, ["doc_id", "entity_key", "name", "label", "mentions"])
-    documents = read_days(root, TABLES["documents"], days, ["doc_id", "source", "n_words", "dup_of"])
-    mentions = read_days(root, TABLES["mentions"], days, ["doc_id"])
-    rows = {}
-    for name, result in (
-        ("entity_daily", entity_daily(entities)),
-        ("source_daily", source_daily(documents, mentions)),
-    ):
-        replace_rows(root, TABLES[name], result, replaced=(), days=days)
-        write_manifest(root, TABLES[name], run_id=run_id, versions=versions)
-        rows[name] = len(result)
-    return rows
+
+    def read(name: str, columns: list[str]) -> pa.Table:
+        return read_days(root, TABLES[name], days, columns, commit_id=commit_id)
+
+    entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions"])
+    documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
+    rollups = {
+        "entity_daily": entity_daily(entities),
+        "source_daily": source_daily(documents, read("mentions", ["doc_id"])),
+    }
+    for name, rows in rollups.items():
+        stage_rows(root, TABLES[name], rows, commit_id=commit_id, days=days)
+    return {name: len(rows) for name, rows in rollups.items()}

@@ -7,6 +7,7 @@ Character offsets of later stages point into the `text` produced here.
 import hashlib
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, PARTITION, TABLES
 from tasks.ingest import RAW, Reject, rejects_table
+from tasks.publish import read_table
 
 CLEANED = DOCUMENTS.append(PARTITION)
 
@@ -270,43 +272,71 @@ def clean_batch(
 
 @dataclass(frozen=True)
 class DedupOutput:
-    """The staged document batches with dup_of set, and the records dropped as repeated ids."""
+    """The staged batches of documents to publish (new or changed, with dup_of set) and counts.
+
+    Records whose doc_id the lake holds with the same content are `skipped`: nothing to redo.
+    """
 
     documents: list[str]
     rejects: str
-    documents_count: int
+    new: int
+    changed: int
+    skipped: int
     duplicates: int
     rejected: int
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
 def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: date) -> DedupOutput:
-    """Mark exact duplicates across the run's batches and the documents already in the lake.
+    """Drop what the lake already holds and mark exact duplicates across batches and the lake.
 
     A record whose doc_id already came earlier in this run is the same record delivered
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
-    from tasks.publish import read_table
-
     batches = [pq.read_table(p) for p in paths]
-    in_run = {i for b in batches for i in b.column("doc_id").to_pylist()}
     known = read_table(Path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
-    first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in in_run}
+    held = {r["doc_id"]: r["content_hash"] for r in known}
+    changed = {
+        doc_id
+        for b in batches
+        for doc_id, content_hash in zip(
+            b.column("doc_id").to_pylist(), b.column("content_hash").to_pylist(), strict=True
+        )
+        if held.get(doc_id, content_hash) != content_hash
+    }
+    first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in changed}
     seen_ids: set[str] = set()
     rejects: list[Reject] = []
-    documents, duplicates = 0, 0
+    counts = Counter()
+    kept_paths = []
     for path, batch in zip(paths, batches, strict=True):
         keep = []
-        for row in batch.select(["doc_id", "source", "origin", "text"]).to_pylist():
-            keep.append(row["doc_id"] not in seen_ids)
-            if not keep[-1]:
-                detail = f"doc_id {row['doc_id']} already read earlier in this run"
+        for row in batch.select(["doc_id", "content_hash", "source", "origin", "text"]).to_pylist():
+            doc_id = row["doc_id"]
+            if doc_id in seen_ids:
+                detail = f"doc_id {doc_id} already read earlier in this run"
                 rejects.append(Reject(row["source"], row["origin"], "duplicate_id", detail, row["text"]))
-            seen_ids.add(row["doc_id"])
+                status = "rejected"
+            elif held.get(doc_id) == row["content_hash"]:
+                status = "skipped"
+            else:
+                status = "changed" if doc_id in held else "new"
+            seen_ids.add(doc_id)
+            counts[status] += 1
+            keep.append(status in ("new", "changed"))
         marked, first_seen = mark_duplicates(batch.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
-        pq.write_table(marked, path)
-        documents += len(marked)
-        duplicates += len(marked) - marked.column("dup_of").null_count
+        if len(marked):
+            pq.write_table(marked, path)
+            kept_paths.append(path)
+        counts["duplicates"] += len(marked) - marked.column("dup_of").null_count
     rejects_path = Path(staging) / "rejects-dedup.parquet"
     pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
-    return DedupOutput(paths, str(rejects_path), documents, duplicates, len(rejects))
+    return DedupOutput(
+        kept_paths,
+        str(rejects_path),
+        counts["new"],
+        counts["changed"],
+        counts["skipped"],
+        counts["duplicates"],
+        len(rejects),
+    )

@@ -5,104 +5,224 @@ a reader sees the old file or the new one, never a half-written one. Each table 
 a `_manifest.json`; a `_lock` file keeps two runs from writing one lake at once.
 """
 
+import hashlib
 import json
 import os
 import socket
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import PARTITION, SCHEMA_VERSION, TABLES, Table
+from schemas import ANNOTATION_TABLES, PARTITION, SCHEMA_VERSION, TABLES, Table
 
 PART_FILE = "part-0.parquet"
 ROW_GROUP_ROWS = 128 * 1024
+COMMITS = "_commits"
 
 
 class LakeBusy(RuntimeError):
     """Another run holds the lake's lock."""
 
 
-def partition_dir(lake: Path, table: str, day: date) -> Path:
-    """The directory of one day's partition of a table."""
-    return lake / table / f"date={day.isoformat()}"
+def partition_file(lake: Path, table: str, day: date) -> Path:
+    """The Parquet file of one day's partition of a table."""
+    return lake / table / f"date={day.isoformat()}" / PART_FILE
 
 
-def write_atomic(path: Path, table: pa.Table) -> None:
-    """Write a Parquet file so that it appears whole or not at all."""
+def _pending(path: Path, commit_id: str) -> Path:
+    return path.with_name(f".{path.name}.{commit_id}.pending")
+
+
+def _deletion(path: Path, commit_id: str) -> Path:
+    return path.with_name(f".{path.name}.{commit_id}.delete")
+
+
+def _write_durable(path: Path, write) -> None:
+    """Write a file through `write(tmp_path)`, flush it to disk and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+    write(tmp)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    _write_durable(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS))
+
+
+def _read_file(path: Path, table: Table) -> pa.Table:
+    """A partition file in the table's current schema; columns added since it was written are null."""
+    found = pq.read_table(path)
+    for field in table.schema:
+        if field.name not in found.column_names:
+            found = found.append_column(field, pa.nulls(len(found), field.type))
+    return found.select(table.schema.names).cast(table.schema)
+
+
+def read_partition(lake: Path, table: Table, day: date, *, commit_id: str | None = None) -> pa.Table:
+    """One day's rows of a table, without the partition column; with `commit_id`, as that
+    commit's staged changes will leave it."""
+    path = partition_file(lake, table.name, day)
+    if commit_id is not None:
+        if _deletion(path, commit_id).exists():
+            return table.schema.empty_table()
+        if _pending(path, commit_id).exists():
+            return _read_file(_pending(path, commit_id), table)
+    return _read_file(path, table) if path.exists() else table.schema.empty_table()
+
+
+def partition_days(lake: Path, table: Table) -> list[date]:
+    """The days that have a partition of the table."""
+    root = lake / table.name
+    files = root.glob(f"date=*/{PART_FILE}") if root.exists() else []
+    return sorted(date.fromisoformat(p.parent.name.removeprefix("date=")) for p in files)
 
 
 def read_table(lake: Path, table: Table, columns: list[str] | None = None) -> pa.Table:
     """Read a lake table with its partition column (an empty table when it has no data yet)."""
-    schema = table.dataset_schema
-    root = lake / table.name
-    files = sorted(root.glob(f"date=*/{PART_FILE}")) if root.exists() else []
-    if not files:
-        return schema.empty_table().select(columns or schema.names)
-    dataset = ds.dataset(
-        [str(f) for f in files], schema=schema, format="parquet", partitioning="hive", partition_base_dir=str(root)
-    )
-    return dataset.to_table(columns=columns)
+    return read_days(lake, table, partition_days(lake, table), columns or table.schema.names)
 
 
-def read_partition(lake: Path, table: Table, day: date) -> pa.Table:
-    """One day's rows of a table, without the partition column."""
-    path = partition_dir(lake, table.name, day) / PART_FILE
-    if not path.exists():
-        return table.schema.empty_table()
-    return pq.read_table(path, schema=table.schema)
+def read_days(
+    lake: Path, table: Table, days: Iterable[date], columns: list[str], *, commit_id: str | None = None
+) -> pa.Table:
+    """The rows of the given days of a table, with their `date` column."""
+    parts = []
+    for day in days:
+        part = read_partition(lake, table, day, commit_id=commit_id).select(columns)
+        parts.append(part.append_column(PARTITION, pa.array([day] * len(part), pa.date32())))
+    schema = pa.schema([table.schema.field(c) for c in columns]).append(PARTITION)
+    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
-def replace_rows(
-    lake: Path, table: Table, new_rows: pa.Table, *, replaced: Iterable[str], days: Iterable[date] = ()
+def locate(lake: Path, table: Table, keys: Iterable[str]) -> set[date]:
+    """The days whose partitions hold rows with these `replace_by` values."""
+    found = read_table(lake, table, [table.replace_by])
+    mask = pc.is_in(found.column(table.replace_by), value_set=pa.array(sorted(set(keys)), pa.string()))
+    return set(found.filter(mask).column("date").to_pylist())
+
+
+def stage_rows(
+    lake: Path,
+    table: Table,
+    new_rows: pa.Table,
+    *,
+    commit_id: str,
+    replaced: Iterable[str] = (),
+    days: Iterable[date] = (),
 ) -> dict[date, int]:
-    """Publish `new_rows` (with a `date` column): in every partition touched, rows whose
-    `table.replace_by` key is in `replaced` (all rows, for a table without a key) give way
-    to the new rows of that date. Returns the rows now in each partition written.
+    """Stage `new_rows` (with a `date` column) for a commit: in every partition touched, rows
+    whose `replace_by` value is in `replaced` (all rows, for a table without one) give way to
+    the new rows of that date. Returns the rows each staged partition will hold.
 
-    `days` names partitions that hold replaced rows but get no new ones.
+    `days` names partitions that hold replaced rows but get no new ones. A partition whose
+    content would not change is left alone. Nothing is visible before `commit`.
     """
     new_rows = new_rows.select(table.dataset_schema.names).cast(table.dataset_schema)
     replaced_keys = pa.array(sorted(set(replaced)), pa.string())
     touched = set(days) | set(new_rows.column("date").unique().to_pylist())
-    written: dict[date, int] = {}
+    staged: dict[date, int] = {}
     for day in sorted(touched):
-        old = read_partition(lake, table, day)
-        if table.replace_by and len(old):
-            old = old.filter(pc.invert(pc.is_in(old.column(table.replace_by[0]), value_set=replaced_keys)))
+        current = read_partition(lake, table, day, commit_id=commit_id)
+        if table.replace_by is None:
+            kept = current.slice(0, 0)
         else:
-            old = old.slice(0, 0)
+            kept = current.filter(pc.invert(pc.is_in(current.column(table.replace_by), value_set=replaced_keys)))
         fresh = new_rows.filter(pc.equal(new_rows.column("date"), pa.scalar(day, pa.date32()))).drop(["date"])
-        merged = pa.concat_tables([old, fresh.cast(table.schema)])
-        sort_keys = [(c, "ascending") for c in table.schema.names[:3] if pa.types.is_string(table.schema.field(c).type)]
-        merged = merged.sort_by(sort_keys) if sort_keys and len(merged) else merged
-        path = partition_dir(lake, table.name, day) / PART_FILE
+        merged = pa.concat_tables([kept, fresh])
+        merged = merged.sort_by([(c, "ascending") for c in table.key]) if len(merged) else merged
+        if merged.equals(current):
+            continue
+        path = partition_file(lake, table.name, day)
+        _pending(path, commit_id).unlink(missing_ok=True)
+        _deletion(path, commit_id).unlink(missing_ok=True)
         if len(merged):
-            write_atomic(path, merged)
+            _write_parquet(_pending(path, commit_id), merged)
         elif path.exists():
-            path.unlink()
-            path.parent.rmdir()
-        written[day] = len(merged)
-    return written
+            _deletion(path, commit_id).parent.mkdir(parents=True, exist_ok=True)
+            _deletion(path, commit_id).touch()
+        staged[day] = len(merged)
+    return staged
 
 
-def write_manifest(lake: Path, table: Table, *, run_id: str, versions: dict[str, str]) -> dict:
+def commit(lake: Path, commit_id: str, *, versions: dict[str, str]) -> None:
+    """Make a commit's staged partitions visible: first a durable marker, then the renames.
+
+    A crash before the marker leaves the lake as it was; a crash after it is finished by
+    `recover`, so the lake ends as if the commit had gone through uninterrupted.
+    """
+    marker = lake / COMMITS / f"{commit_id}.json"
+    body = json.dumps({"commit_id": commit_id, "versions": versions}) + "\n"
+    _write_durable(marker, lambda tmp: tmp.write_text(body))
+    _apply(lake, marker)
+
+
+def _apply(lake: Path, marker: Path) -> None:
+    done = json.loads(marker.read_text())
+    commit_id = done["commit_id"]
+    touched = []
+    for table in TABLES.values():
+        root = lake / table.name
+        staged = sorted(root.glob(f"date=*/.{PART_FILE}.{commit_id}.*")) if root.exists() else []
+        for path in staged:
+            final = path.with_name(PART_FILE)
+            if path.suffix == ".pending":
+                os.replace(path, final)
+            elif path.suffix == ".delete":
+                final.unlink(missing_ok=True)
+                path.unlink()
+                with suppress(OSError):
+                    final.parent.rmdir()
+        if staged:
+            _fsync_dir(root)
+            touched.append(table)
+    fingerprint = inputs_fingerprint(lake)
+    for table in touched:
+        write_manifest(lake, table, commit_id=commit_id, versions=done["versions"], fingerprint=fingerprint)
+    marker.unlink()
+
+
+def recover(lake: Path) -> list[str]:
+    """Finish the commits a stopped run had marked and drop what uncommitted runs staged.
+
+    Call it holding the lake's lock. Returns the ids of the commits it finished.
+    """
+    finished = []
+    for marker in sorted((lake / COMMITS).glob("*.json")):
+        _apply(lake, marker)
+        finished.append(marker.stem)
+    for leftover in lake.glob(f"*/date=*/.{PART_FILE}.*"):
+        leftover.unlink()
+        with suppress(OSError):
+            leftover.parent.rmdir()
+    for leftover in list((lake / COMMITS).glob(".*.tmp")) + list(lake.glob("*/._manifest.json.*")):
+        leftover.unlink()
+    return finished
+
+
+def write_manifest(
+    lake: Path, table: Table, *, commit_id: str, versions: dict[str, str], fingerprint: str | None = None
+) -> dict:
     """Rewrite a table's manifest from the files on disk: files, rows, schema and versions."""
     root = lake / table.name
     files = {
@@ -115,15 +235,23 @@ def write_manifest(lake: Path, table: Table, *, run_id: str, versions: dict[str,
         "partitioning": "hive: date=YYYY-MM-DD",
         "rows": sum(files.values()),
         "files": files,
-        "last_run_id": run_id,
+        "inputs_fingerprint": fingerprint or inputs_fingerprint(lake),
+        "last_commit": commit_id,
         "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": versions,
     }
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / "._manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
-    os.replace(tmp, root / "_manifest.json")
+    body = json.dumps(manifest, indent=1) + "\n"
+    _write_durable(root / "_manifest.json", lambda tmp: tmp.write_text(body))
     return manifest
+
+
+def inputs_fingerprint(lake: Path) -> str:
+    """A digest of the documents the lake was derived from: every (doc_id, content_hash)."""
+    docs = read_table(lake, TABLES["documents"], ["doc_id", "content_hash"]).sort_by("doc_id")
+    digest = hashlib.blake2b(digest_size=12)
+    for row in docs.to_pylist():
+        digest.update(f"{row['doc_id']}:{row['content_hash']}\n".encode())
+    return digest.hexdigest()
 
 
 def read_manifest(lake: Path, name: str) -> dict | None:
@@ -197,16 +325,6 @@ def _alive(holder: dict) -> bool:
     return True
 
 
-def read_days(lake: Path, table: Table, days: Iterable[date], columns: list[str]) -> pa.Table:
-    """The rows of the given days of a table, with their `date` column."""
-    parts = []
-    for day in days:
-        part = read_partition(lake, table, day).select(columns)
-        parts.append(part.append_column(PARTITION, pa.array([day] * len(part), pa.date32())))
-    schema = pa.schema([table.schema.field(c) for c in columns]).append(PARTITION)
-    return pa.concat_tables(parts) if parts else schema.empty_table()
-
-
 def _read_staged(paths: list[str], table: Table) -> pa.Table:
     schema = table.dataset_schema
     return pa.concat_tables([pq.read_table(p).cast(schema) for p in paths]) if paths else schema.empty_table()
@@ -214,11 +332,12 @@ def _read_staged(paths: list[str], table: Table) -> pa.Table:
 
 @dataclass(frozen=True)
 class PublishOutput:
-    """Rows staged into each table by the run, and the days whose partitions changed."""
+    """Rows staged into each table by the run, the days whose partitions changed, and rejects."""
 
     rows: dict[str, int]
     days: list[date]
     rejects_by_reason: dict[str, int]
+    rejects_known: int
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -229,42 +348,56 @@ def publish_run(
     documents: list[str],
     annotations: list[dict[str, str]],
     rejects: list[str],
-    versions: dict[str, str],
 ) -> PublishOutput:
-    """Publish a run's staged tables into the lake, replacing what the run re-processed.
+    """Stage a run's documents, annotations and rejects for its commit.
 
-    Every row of a re-processed document goes, wherever its old version lived; documents are
-    written last, so a run that stops half-way is redone whole by the next one.
+    Every row of a re-processed document is replaced, wherever its old version lived. A reject
+    the lake already holds (same origin, reason and payload) is counted but not written again.
     """
     root = Path(lake)
     docs = _read_staged(documents, TABLES["documents"])
-    doc_ids = set(docs.column("doc_id").to_pylist())
-    lake_docs = read_table(root, TABLES["documents"], ["doc_id", "date"])
-    earlier = lake_docs.filter(pc.is_in(lake_docs.column("doc_id"), value_set=pa.array(sorted(doc_ids), pa.string())))
-    old_days = set(earlier.column("date").to_pylist())
+    doc_ids = docs.column("doc_id").to_pylist()
+    old_days = locate(root, TABLES["documents"], doc_ids)
     rows: dict[str, int] = {}
-    for name in ("sentences", "mentions", "entities", "tokens"):
-        staged = [a[name] for a in annotations if name in a]
-        if name == "tokens" and not staged and not (root / name).exists():
+    for name in ("documents", *ANNOTATION_TABLES):
+        staged = [a[name] for a in annotations if name in a] if name != "documents" else documents
+        if not staged and not (root / name).exists():
             continue
-        new = _read_staged(staged, TABLES[name])
-        replace_rows(root, TABLES[name], new, replaced=doc_ids, days=old_days)
+        new = docs if name == "documents" else _read_staged(staged, TABLES[name])
+        stage_rows(root, TABLES[name], new, commit_id=run_id, replaced=doc_ids, days=old_days)
         rows[name] = len(new)
-    replace_rows(root, TABLES["documents"], docs, replaced=doc_ids, days=old_days)
-    rows["documents"] = len(docs)
     rejected = _read_staged(rejects, TABLES["rejects"])
-    replace_rows(root, TABLES["rejects"], rejected, replaced=rejected.column("origin").to_pylist())
-    rows["rejects"] = len(rejected)
-    for name in rows:
-        write_manifest(root, TABLES[name], run_id=run_id, versions=versions)
     reasons = Counter(rejected.column("reason").to_pylist())
-    return PublishOutput(rows, sorted(old_days | set(docs.column("date").to_pylist())), dict(sorted(reasons.items())))
+    fresh = _unknown_rejects(root, rejected)
+    origins = fresh.column("origin").to_pylist()
+    stage_rows(
+        root,
+        TABLES["rejects"],
+        fresh,
+        commit_id=run_id,
+        replaced=origins,
+        days=locate(root, TABLES["rejects"], origins),
+    )
+    rows["rejects"] = len(fresh)
+    days = sorted(old_days | set(docs.column("date").to_pylist()))
+    return PublishOutput(rows, days, dict(sorted(reasons.items())), len(rejected) - len(fresh))
 
 
-@task(name="record-run", cache_policy=NO_CACHE)
-def record_run(*, lake: str, run: dict, versions: dict[str, str]) -> None:
-    """Append the run's row to the `runs` table."""
+def _unknown_rejects(lake: Path, rejected: pa.Table) -> pa.Table:
+    """The rejects the lake does not hold yet with the same origin, reason and payload."""
+    known = read_table(lake, TABLES["rejects"], ["origin", "reason", "payload"]).to_pylist()
+    seen = {(r["origin"], r["reason"], r["payload"]) for r in known}
+    keep = [
+        (r["origin"], r["reason"], r["payload"]) not in seen
+        for r in rejected.select(["origin", "reason", "payload"]).to_pylist()
+    ]
+    return rejected.filter(pa.array(keep, pa.bool_()))
+
+
+@task(name="commit", cache_policy=NO_CACHE)
+def commit_run(*, lake: str, run: dict, versions: dict[str, str]) -> None:
+    """Stage the run's row in `runs` and make everything the run staged visible at once."""
     table = TABLES["runs"]
     row = pa.Table.from_pylist([run | {"date": run["started_at"].date()}], schema=table.dataset_schema)
-    replace_rows(Path(lake), table, row, replaced=[run["run_id"]])
-    write_manifest(Path(lake), table, run_id=run["run_id"], versions=versions)
+    stage_rows(Path(lake), table, row, commit_id=run["run_id"], replaced=[run["run_id"]])
+    commit(Path(lake), run["run_id"], versions=versions)

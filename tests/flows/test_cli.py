@@ -13,23 +13,26 @@ from tests.conftest import ROOT
 runner = CliRunner()
 
 
-def test_cli_run_on_the_sample_is_clean_and_reports(tmp_path):
-    """The real command on its default temporary Prefect server: a summary and no tracebacks."""
+def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_path):
+    """The real command on its default temporary Prefect server: a summary and no tracebacks;
+    run again on the same inputs, it finds everything in the lake and annotates nothing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run", "--lake", str(tmp_path / "lake"), "--workers", "1"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "15 inputs -> 12 documents (2 duplicates) + 3 rejects" in done.stdout
-    assert "empty_text 1, language:fr 1, malformed_record 1" in done.stdout
-    assert "annotated batch 1/1" in done.stderr
-    for noise in ("Traceback", "ERROR", "Error", "Task run"):
-        assert noise not in done.stderr, done.stderr
+    command = [sys.executable, "-m", "flows.cli", "run", "--lake", str(tmp_path / "lake"), "--workers", "1"]
+
+    def newslake_run() -> subprocess.CompletedProcess:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        for noise in ("Traceback", "ERROR", "Error", "Task run"):
+            assert noise not in done.stderr, done.stderr
+        return done
+
+    first = newslake_run()
+    assert "15 inputs -> 12 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
+    assert "empty_text 1, language:fr 1, malformed_record 1" in first.stdout
+    assert "annotated batch 1/1" in first.stderr
+    again = newslake_run()
+    assert "15 inputs -> 0 documents (0 duplicates) + 12 already in the lake + 3 rejects" in again.stdout
+    assert "annotated batch" not in again.stderr
 
 
 def test_cli_run_rejects_a_missing_input(tmp_path):

@@ -89,16 +89,41 @@ def test_pipeline_sample_offsets_dates_and_duplicates(sample_lake):
     assert "cookies" not in html["text"] and "St Anthony lighthouse" in html["text"]
 
 
-def test_pipeline_rerun_on_the_same_inputs_duplicates_nothing(prefect_server, tmp_path):
-    lake = tmp_path / "lake"
-    first = run(inputs=[str(SAMPLE)], lake=str(lake), workers=1)
-    before = {t.name: read_table(lake, t).num_rows for t in lake_tables(lake)}
-    second = run(inputs=[str(SAMPLE)], lake=str(lake), workers=1)
-    after = {t.name: read_table(lake, t).num_rows for t in lake_tables(lake)}
-    assert after == before | {"runs": 2}
-    assert first["documents"] == second["documents"] and second["duplicates"] == first["duplicates"]
-    ids = read_table(lake, TABLES["documents"], ["doc_id"]).column("doc_id").to_pylist()
-    assert len(ids) == len(set(ids))
+def _snapshot(lake) -> dict[str, int]:
+    return {p.relative_to(lake).as_posix(): p.stat().st_mtime_ns for p in lake.rglob("*") if p.is_file()}
+
+
+NEW_ARTICLE = """Ferry operator orders two hydrogen vessels
+
+Red Funnel has ordered two hydrogen-powered ferries for its crossing between Southampton and the Isle of Wight,
+the company said on Tuesday, in a deal worth about £90 million that it expects to cut its emissions by half.
+"""
+
+
+def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_server, tmp_path):
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    shutil.copytree(SAMPLE, inbox)
+    first = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    assert (first["new"], first["changed"], first["skipped"]) == (12, 0, 0)
+    before = _snapshot(lake)
+
+    again = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    assert (again["documents"], again["new"], again["skipped"], again["rejects"]) == (0, 0, 12, 3)
+    changed_files = {p for p, mtime in _snapshot(lake).items() if before.get(p) != mtime}
+    assert changed_files and all(p.startswith("runs/") for p in changed_files), changed_files
+
+    (inbox / "ferries.txt").write_text(NEW_ARTICLE)
+    (inbox / "harbour-tunnel.txt").write_text(
+        (inbox / "harbour-tunnel.txt").read_text().replace("Margaret Ellison", "Joanna Whitfield")
+    )
+    third = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    assert (third["new"], third["changed"], third["skipped"]) == (1, 1, 11)
+    documents = _frame(lake, "documents")
+    assert documents.height == 13 and documents["doc_id"].n_unique() == 13
+    people = set(_frame(lake, "mentions").filter(pl.col("label") == "PERSON")["text"])
+    assert "Joanna Whitfield" in people and "Margaret Ellison" not in people
+    runs = _frame(lake, "runs").sort("started_at")
+    assert runs["skipped"].to_list() == [0, 12, 11]
 
 
 def test_pipeline_refuses_a_lake_another_run_holds(prefect_server, tmp_path):
