@@ -129,6 +129,22 @@ def sql(
 
 
 @app.command()
+def check(lake: LakeOption = None) -> None:
+    """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
+    from tasks.publish import check_lake, lake_tables
+
+    lake_dir = lake or Settings().lake
+    if not lake_tables(lake_dir):
+        raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
+    problems = check_lake(lake_dir)
+    for problem in problems:
+        err.print(f"[red]problem:[/] {problem}")
+    if problems:
+        raise _fail(f"the lake {lake_dir} is not sound: {len(problems)} problems", 1)
+    out.print(f"the lake {lake_dir} is sound")
+
+
+@app.command()
 def tables(lake: LakeOption = None) -> None:
     """List the lake's tables with their row counts, partitions and schemas."""
     from tasks.publish import lake_tables, read_manifest

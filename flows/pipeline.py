@@ -90,6 +90,7 @@ def newslake_run(
         lap("publish")
         run = {
             "run_id": run_id,
+            "kind": "run",
             "started_at": started,
             "finished_at": datetime.now(UTC),
             "parameters": _json(

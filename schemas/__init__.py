@@ -8,7 +8,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+# Schema changes are additive: a new version only adds nullable columns, so partitions written
+# by older versions stay readable next to new ones (DuckDB union_by_name, Polars, and newslake
+# itself, which reads a missing column as nulls).
+#   1: first version
+#   2: runs.kind, runs.new, runs.changed, runs.skipped
+SCHEMA_VERSION = 2
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
 
@@ -124,15 +129,16 @@ RUNS = pa.schema(
         pa.field("parameters", pa.string(), nullable=False),
         pa.field("inputs", pa.int64(), nullable=False),
         pa.field("documents", pa.int64(), nullable=False),
-        pa.field("new", pa.int64(), nullable=False),
-        pa.field("changed", pa.int64(), nullable=False),
-        pa.field("skipped", pa.int64(), nullable=False),
+        pa.field("new", pa.int64()),
+        pa.field("changed", pa.int64()),
+        pa.field("skipped", pa.int64()),
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("rejects", pa.int64(), nullable=False),
         pa.field("rejects_by_reason", _COUNTS, nullable=False),
         pa.field("rows", _COUNTS, nullable=False),
         pa.field("seconds", pa.map_(pa.string(), pa.float64()), nullable=False),
         pa.field("versions", pa.map_(pa.string(), pa.string()), nullable=False),
+        pa.field("kind", pa.string()),
     ]
 )
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -401,3 +402,70 @@ def commit_run(*, lake: str, run: dict, versions: dict[str, str]) -> None:
     row = pa.Table.from_pylist([run | {"date": run["started_at"].date()}], schema=table.dataset_schema)
     stage_rows(Path(lake), table, row, commit_id=run["run_id"], replaced=[run["run_id"]])
     commit(Path(lake), run["run_id"], versions=versions)
+
+
+def check_lake(lake: Path) -> list[str]:
+    """Problems that make the lake unsound; an empty list when it is sound.
+
+    Every file is listed in its table's manifest with the right row count, every file's schema
+    is the declared one (or an older one missing only nullable columns), no key is repeated,
+    every annotation belongs to a document of the same day, and no commit is half applied.
+    """
+    problems = [
+        f"commit {m.stem} is not finished: the next run completes it" for m in sorted((lake / COMMITS).glob("*.json"))
+    ]
+    documents = read_table(lake, TABLES["documents"], ["doc_id"]) if (lake / "documents").exists() else None
+    for table in TABLES.values():
+        root = lake / table.name
+        if not root.exists():
+            continue
+        problems += _check_files(lake, table)
+        frame = _read_keys(lake, table)
+        unique_by = [*table.key, "date"] if table.replace_by is None else list(table.key)
+        repeated = frame.filter(pl.struct(unique_by).is_duplicated())
+        if repeated.height:
+            problems.append(f"{table.name}: {repeated.height} rows repeat a key {tuple(unique_by)}")
+        if table.name in ANNOTATION_TABLES and documents is not None:
+            docs = pl.from_arrow(documents).select("doc_id", "date")
+            orphans = frame.select("doc_id", "date").unique().join(docs, on=["doc_id", "date"], how="anti")
+            if orphans.height:
+                problems.append(f"{table.name}: rows of {orphans.height} documents not in documents on the same day")
+    return problems
+
+
+def _read_keys(lake: Path, table: Table) -> pl.DataFrame:
+    """The key columns and date of every row, from the files that have them."""
+    parts = []
+    for day in partition_days(lake, table):
+        path = partition_file(lake, table.name, day)
+        if set(table.key) <= set(pq.read_schema(path).names):
+            keys = pl.from_arrow(pq.read_table(path, columns=list(table.key)))
+            parts.append(keys.with_columns(pl.lit(day).alias("date")))
+    return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=[*table.key, "date"])
+
+
+def _check_files(lake: Path, table: Table) -> list[str]:
+    root = lake / table.name
+    manifest = read_manifest(lake, table.name)
+    on_disk = {p.relative_to(root).as_posix(): p for p in sorted(root.glob(f"date=*/{PART_FILE}"))}
+    if manifest is None:
+        return [f"{table.name}: no _manifest.json"]
+    problems = [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
+    problems += [
+        f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))
+    ]
+    for relative, path in on_disk.items():
+        rows = pq.read_metadata(path).num_rows
+        if relative in manifest["files"] and manifest["files"][relative] != rows:
+            problems.append(
+                f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"
+            )
+        schema = pq.read_schema(path)
+        for field in schema:
+            declared = table.schema.field(field.name) if field.name in table.schema.names else None
+            if declared is None or declared.type != field.type:
+                problems.append(f"{table.name}: {relative} column {field.name} {field.type} is not in the schema")
+        for field in table.schema:
+            if field.name not in schema.names and not field.nullable:
+                problems.append(f"{table.name}: {relative} lacks the required column {field.name}")
+    return problems

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -74,3 +75,15 @@ def test_cli_tables_lists_rows_and_schemas(sample_lake):
     assert result.exit_code == 0
     assert "documents  12 rows in 5 partitions" in result.output
     assert "entity_key string" in result.output
+
+
+def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path):
+    lake, _ = sample_lake
+    result = runner.invoke(app, ["check", "--lake", str(lake)])
+    assert result.exit_code == 0 and "is sound" in result.output
+    broken = tmp_path / "lake"
+    shutil.copytree(lake, broken)
+    next(broken.glob("mentions/date=*/part-0.parquet")).unlink()
+    result = runner.invoke(app, ["check", "--lake", str(broken)])
+    assert result.exit_code == 1
+    assert "is in the manifest but missing" in result.output and "1 problems" in result.output

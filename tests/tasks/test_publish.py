@@ -13,6 +13,7 @@ from tasks.publish import (
     COMMITS,
     PART_FILE,
     LakeBusy,
+    check_lake,
     commit,
     lake_lock,
     lake_tables,
@@ -151,3 +152,23 @@ def test_publish_lock_refuses_a_live_holder_and_recovers_a_stale_one(tmp_path):
     )
     with lake_lock(tmp_path, "second"):
         assert json.loads((tmp_path / "_lock").read_text())["run_id"] == "second"
+
+
+def test_publish_check_finds_what_makes_a_lake_unsound(tmp_path):
+    _publish(tmp_path, _sentences([("a", 0, D1), ("b", 0, D2)]), "c1", replaced=["a", "b"])
+    assert check_lake(tmp_path) == []
+    d1, d2 = (tmp_path / f"sentences/date={day}/{PART_FILE}" for day in (D1, D2))
+    pq.write_table(_sentences([("a", 0, D1), ("a", 0, D1)]).drop(["date"]).cast(SENTENCES.schema), d1)
+    d2.unlink()
+    stray = tmp_path / "sentences/date=2025-03-03" / PART_FILE
+    stray.parent.mkdir()
+    pq.write_table(pa.table({"doc_id": ["c"], "sent_id": pa.array([0], pa.int64())}), stray)
+    (tmp_path / COMMITS / "c9.json").write_text("{}")
+    problems = check_lake(tmp_path)
+    assert problems[0] == "commit c9 is not finished: the next run completes it"
+    assert "sentences: date=2025-03-03/part-0.parquet is not in the manifest" in problems
+    assert f"sentences: date={D2}/part-0.parquet is in the manifest but missing" in problems
+    assert f"sentences: date={D1}/part-0.parquet has 2 rows, the manifest says 1" in problems
+    assert "sentences: date=2025-03-03/part-0.parquet column sent_id int64 is not in the schema" in problems
+    assert "sentences: date=2025-03-03/part-0.parquet lacks the required column start_char" in problems
+    assert "sentences: 2 rows repeat a key ('doc_id', 'sent_id')" in problems
