@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -99,6 +100,50 @@ def _print_summary(run: dict) -> None:
         table.add_row(name, f"{rows:,}")
     out.print(table)
     out.print("time per stage: " + ", ".join(f"{stage} {s:.1f}s" for stage, s in run["seconds"].items()))
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="first day, YYYY-MM-DD")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="last day, YYYY-MM-DD")],
+    lake: LakeOption = None,
+    tables: Annotated[
+        list[str] | None, typer.Option("--tables", help="table to recompute (repeat) [default: all derived tables]")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="batches annotated at once [default: all cores]")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="documents per task")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every Prefect log line")] = False,
+) -> None:
+    """Recompute derived tables for a date range from the documents in the lake (resumable)."""
+    _quiet_prefect(verbose)
+    if end < start:
+        raise _fail("--end is before --start", 2)
+    settings = Settings()
+    from flows.pipeline import backfill as backfill_flow
+    from tasks.publish import LakeBusy
+
+    lake_dir = lake or settings.lake
+    err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")
+    try:
+        result = backfill_flow(
+            workers=concurrency or settings.workers,
+            start=start.date(),
+            end=end.date(),
+            lake=str(lake_dir),
+            tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
+            model=model or settings.model,
+            batch_size=batch_size or settings.batch_size,
+        )
+    except LakeBusy as exc:
+        raise _fail(str(exc), 3) from None
+    except Exception as exc:
+        raise _fail(f"the backfill failed: {exc}") from None
+    resumed = f", {result['resumed_days']} already done by an earlier attempt" if result["resumed_days"] else ""
+    out.print(f"backfill {result['run_id']}: {result['days']} days, {result['documents']} documents{resumed}")
+    out.print("rows recomputed: " + ", ".join(f"{name} {n:,}" for name, n in result["rows"].items()))
 
 
 @app.command()

@@ -1,25 +1,42 @@
-"""The newslake flow: ingest, clean, annotate and aggregate inputs into a Parquet lake."""
+"""The newslake flows: a run turns inputs into lake tables; a backfill re-derives history.
 
+Both share every stage's task: annotate_batch, the staging of annotations and rollups, and
+the commit that makes a change visible.
+"""
+
+import hashlib
+import json
 import os
 import platform
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from uuid import uuid4
 
+import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
+from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
 from tasks.annotate import annotate_batch, default_model
 from tasks.clean import clean_batch, deduplicate
 from tasks.ingest import ingest_inputs
-from tasks.publish import commit_run, lake_lock, publish_run, recover
+from tasks.publish import (
+    commit_changes,
+    export_days,
+    lake_lock,
+    partition_days,
+    publish_run,
+    record_run,
+    recover,
+    stage_annotations,
+)
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -115,9 +132,121 @@ def newslake_run(
             "seconds": seconds,
             "versions": versions,
         }
-        commit_run(lake=lake, run=run, versions=versions)
+        record_run(lake=lake, run=run)
+        commit_changes(lake=lake, commit_id=run_id, versions=versions)
         shutil.rmtree(staging.parent, ignore_errors=True)
     return run
+
+
+@flow(name="newslake-backfill", task_runner=ProcessPoolTaskRunner())
+def newslake_backfill(
+    start: date,
+    end: date,
+    lake: str = "data/lake",
+    tables: list[str] | None = None,
+    model: str | None = None,
+    batch_size: int = 250,
+) -> dict:
+    """Re-derive `tables` (default: every annotation table the lake has, and the rollups) for
+    the days from `start` to `end` from the documents already in the lake.
+
+    Each day is committed on its own as soon as its batches are annotated, so an interrupted
+    backfill, run again with the same arguments, redoes only the days it had not finished.
+    """
+    logger = get_run_logger()
+    started = datetime.now(UTC)
+    run_id = f"{started:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"
+    model = model or default_model()
+    versions = _versions(model)
+    root = Path(lake)
+    tables = tables or [t for t in ANNOTATION_TABLES if (root / t).exists()] + list(ROLLUP_TABLES)
+    if unknown := set(tables) - set(ANNOTATION_TABLES) - set(ROLLUP_TABLES):
+        raise ValueError(
+            f"cannot backfill {', '.join(sorted(unknown))}: choose from {ANNOTATION_TABLES + ROLLUP_TABLES}"
+        )
+    annotated = [t for t in ANNOTATION_TABLES if t in tables]
+    with lake_lock(root, run_id):
+        recover(root)
+        progress = _BackfillProgress(root, start=start, end=end, tables=tables, versions=versions)
+        days = [d for d in partition_days(root, TABLES["documents"]) if start <= d <= end]
+        todo = [d for d in days if d not in progress.done]
+        logger.info(f"backfill {start} to {end}: {len(days)} days with documents, {len(todo)} to do")
+        staging = _fresh_staging(root, run_id)
+        batches = export_days(lake=lake, days=todo, staging=str(staging), batch_size=batch_size)
+        pending = {day: sum(1 for d, _ in batches if d == day) for day in todo}
+        results: dict[date, list[dict[str, str]]] = {day: [] for day in todo}
+        futures = {}
+        if annotated:
+            for day, path in batches:
+                futures[annotate_batch.submit(path, model=model, tokens="tokens" in annotated)] = day
+        rows: dict[str, int] = dict.fromkeys(tables, 0)
+
+        def finish(day: date) -> None:
+            commit_id = f"{run_id}-{day.isoformat()}"
+            documents = [path for d, path in batches if d == day]
+            doc_ids = [i for p in documents for i in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()]
+            staged = stage_annotations(
+                root, results[day], commit_id=commit_id, tables=annotated, replaced=doc_ids, days=[day]
+            )
+            if set(ROLLUP_TABLES) & set(tables):
+                staged |= rollup_days(lake=lake, days=[day], commit_id=commit_id, tables=tables)
+            commit_changes(lake=lake, commit_id=commit_id, versions=versions)
+            progress.mark(day)
+            for name, n in staged.items():
+                rows[name] += n
+            logger.info(f"backfilled {day} ({len(progress.done & set(days))}/{len(days)} days)")
+
+        for future in as_completed(list(futures)):
+            day = futures[future]
+            results[day].append(future.result())
+            pending[day] -= 1
+            if pending[day] == 0:
+                finish(day)
+        for day in todo:
+            if not annotated:
+                finish(day)
+        run = {
+            "run_id": run_id,
+            "kind": "backfill",
+            "started_at": started,
+            "finished_at": datetime.now(UTC),
+            "parameters": _json(start=start, end=end, lake=lake, tables=tables, model=model, batch_size=batch_size),
+            "inputs": sum(pq.read_metadata(p).num_rows for _, p in batches),
+            "documents": sum(pq.read_metadata(p).num_rows for _, p in batches),
+            "duplicates": 0,
+            "rejects": 0,
+            "rejects_by_reason": {},
+            "rows": rows,
+            "seconds": {"backfill": round((datetime.now(UTC) - started).total_seconds(), 3)},
+            "versions": versions,
+        }
+        record_run(lake=lake, run=run)
+        commit_changes(lake=lake, commit_id=run_id, versions=versions)
+        progress.clear()
+        shutil.rmtree(staging.parent, ignore_errors=True)
+    return run | {"days": len(days), "resumed_days": len(days) - len(todo)}
+
+
+class _BackfillProgress:
+    """The days a backfill has committed, kept in the lake so that a re-run can resume."""
+
+    def __init__(self, lake: Path, **identity) -> None:
+        key = hashlib.blake2b(_json(**identity).encode(), digest_size=8).hexdigest()
+        self.path = lake / "_backfills" / f"{key}.json"
+        found = json.loads(self.path.read_text()) if self.path.exists() else {"done": []}
+        self.done = {date.fromisoformat(d) for d in found["done"]}
+
+    def mark(self, day: date) -> None:
+        self.done.add(day)
+        self.path.parent.mkdir(exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"done": sorted(d.isoformat() for d in self.done)}))
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+        with suppress(OSError):
+            self.path.parent.rmdir()
 
 
 def _fresh_staging(lake: Path, run_id: str) -> Path:
@@ -149,8 +278,6 @@ def _versions(model: str) -> dict[str, str]:
 
 
 def _json(**values) -> str:
-    import json
-
     return json.dumps(values, sort_keys=True, default=str)
 
 
@@ -182,8 +309,17 @@ def prefect_api() -> Iterator[None]:
         server.stop()
 
 
-def run(*, workers: int | None = None, **parameters) -> dict:
-    """Run the flow from Python with `workers` processes on a Prefect API (see `prefect_api`)."""
+def _call(flow_fn, workers: int | None, parameters: dict) -> dict:
     with prefect_api():
         runner = ProcessPoolTaskRunner(max_workers=workers) if workers else ProcessPoolTaskRunner()
-        return newslake_run.with_options(task_runner=runner)(**parameters)
+        return flow_fn.with_options(task_runner=runner)(**parameters)
+
+
+def run(*, workers: int | None = None, **parameters) -> dict:
+    """Run `newslake_run` from Python with `workers` processes on a Prefect API (see `prefect_api`)."""
+    return _call(newslake_run, workers, parameters)
+
+
+def backfill(*, workers: int | None = None, **parameters) -> dict:
+    """Run `newslake_backfill` from Python; `workers` bounds how many batches run at once."""
+    return _call(newslake_backfill, workers, parameters)

@@ -4,6 +4,7 @@ Rollups are recomputed for every day a run touches, from all rows of that day, s
 right however many runs contributed to the day.
 """
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import TABLES
+from schemas import ROLLUP_TABLES, TABLES
 from tasks.publish import read_days, stage_rows
 
 
@@ -56,19 +57,22 @@ def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
 
 
 @task(name="aggregate", cache_policy=NO_CACHE)
-def rollup_days(*, lake: str, days: list[date], commit_id: str) -> dict[str, int]:
+def rollup_days(
+    *, lake: str, days: list[date], commit_id: str, tables: Iterable[str] = ROLLUP_TABLES
+) -> dict[str, int]:
     """Stage the daily rollups of the given days, computed from the days as the commit leaves them."""
     root = Path(lake)
 
     def read(name: str, columns: list[str]) -> pa.Table:
         return read_days(root, TABLES[name], days, columns, commit_id=commit_id)
 
-    entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions"])
-    documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
-    rollups = {
-        "entity_daily": entity_daily(entities),
-        "source_daily": source_daily(documents, read("mentions", ["doc_id"])),
-    }
-    for name, rows in rollups.items():
-        stage_rows(root, TABLES[name], rows, commit_id=commit_id, days=days)
-    return {name: len(rows) for name, rows in rollups.items()}
+    rows = {}
+    if "entity_daily" in tables:
+        entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions"])
+        rows["entity_daily"] = entity_daily(entities)
+    if "source_daily" in tables:
+        documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
+        rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]))
+    for name, rollup in rows.items():
+        stage_rows(root, TABLES[name], rollup, commit_id=commit_id, days=days)
+    return {name: len(rollup) for name, rollup in rows.items()}

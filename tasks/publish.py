@@ -359,29 +359,39 @@ def publish_run(
     docs = _read_staged(documents, TABLES["documents"])
     doc_ids = docs.column("doc_id").to_pylist()
     old_days = locate(root, TABLES["documents"], doc_ids)
-    rows: dict[str, int] = {}
-    for name in ("documents", *ANNOTATION_TABLES):
-        staged = [a[name] for a in annotations if name in a] if name != "documents" else documents
-        if not staged and not (root / name).exists():
-            continue
-        new = docs if name == "documents" else _read_staged(staged, TABLES[name])
-        stage_rows(root, TABLES[name], new, commit_id=run_id, replaced=doc_ids, days=old_days)
-        rows[name] = len(new)
+    stage_rows(root, TABLES["documents"], docs, commit_id=run_id, replaced=doc_ids, days=old_days)
+    rows = {"documents": len(docs)}
+    tables = [t for t in ANNOTATION_TABLES if (root / t).exists() or any(t in a for a in annotations)]
+    rows |= stage_annotations(root, annotations, commit_id=run_id, tables=tables, replaced=doc_ids, days=old_days)
     rejected = _read_staged(rejects, TABLES["rejects"])
     reasons = Counter(rejected.column("reason").to_pylist())
     fresh = _unknown_rejects(root, rejected)
     origins = fresh.column("origin").to_pylist()
-    stage_rows(
-        root,
-        TABLES["rejects"],
-        fresh,
-        commit_id=run_id,
-        replaced=origins,
-        days=locate(root, TABLES["rejects"], origins),
-    )
+    earlier = locate(root, TABLES["rejects"], origins)
+    stage_rows(root, TABLES["rejects"], fresh, commit_id=run_id, replaced=origins, days=earlier)
     rows["rejects"] = len(fresh)
     days = sorted(old_days | set(docs.column("date").to_pylist()))
     return PublishOutput(rows, days, dict(sorted(reasons.items())), len(rejected) - len(fresh))
+
+
+def stage_annotations(
+    lake: Path,
+    annotations: list[dict[str, str]],
+    *,
+    commit_id: str,
+    tables: Iterable[str],
+    replaced: Iterable[str],
+    days: Iterable[date],
+) -> dict[str, int]:
+    """Stage the annotation tables that `annotate_batch` staged, replacing the given documents'
+    rows; a table with no staged file loses those rows (tokens that were not asked for again)."""
+    replaced, days = list(replaced), list(days)
+    rows = {}
+    for name in tables:
+        new = _read_staged([a[name] for a in annotations if name in a], TABLES[name])
+        stage_rows(lake, TABLES[name], new, commit_id=commit_id, replaced=replaced, days=days)
+        rows[name] = len(new)
+    return rows
 
 
 def _unknown_rejects(lake: Path, rejected: pa.Table) -> pa.Table:
@@ -395,13 +405,31 @@ def _unknown_rejects(lake: Path, rejected: pa.Table) -> pa.Table:
     return rejected.filter(pa.array(keep, pa.bool_()))
 
 
-@task(name="commit", cache_policy=NO_CACHE)
-def commit_run(*, lake: str, run: dict, versions: dict[str, str]) -> None:
-    """Stage the run's row in `runs` and make everything the run staged visible at once."""
+@task(name="record-run", cache_policy=NO_CACHE)
+def record_run(*, lake: str, run: dict) -> None:
+    """Stage the run's row in `runs`, in the run's own commit."""
     table = TABLES["runs"]
     row = pa.Table.from_pylist([run | {"date": run["started_at"].date()}], schema=table.dataset_schema)
     stage_rows(Path(lake), table, row, commit_id=run["run_id"], replaced=[run["run_id"]])
-    commit(Path(lake), run["run_id"], versions=versions)
+
+
+@task(name="commit", cache_policy=NO_CACHE)
+def commit_changes(*, lake: str, commit_id: str, versions: dict[str, str]) -> None:
+    """Make everything staged under `commit_id` visible at once."""
+    commit(Path(lake), commit_id, versions=versions)
+
+
+@task(name="export-days", cache_policy=NO_CACHE)
+def export_days(*, lake: str, days: list[date], staging: str, batch_size: int) -> list[tuple[date, str]]:
+    """Stage the documents of the given days in batches for annotation: (day, path) pairs."""
+    batches = []
+    for day in days:
+        docs = read_days(Path(lake), TABLES["documents"], [day], ["doc_id", "text", "dup_of"])
+        for n, start in enumerate(range(0, max(len(docs), 1), batch_size)):
+            path = Path(staging) / f"documents-{day.isoformat()}-{n:04d}.parquet"
+            pq.write_table(docs.slice(start, batch_size), path)
+            batches.append((day, str(path)))
+    return batches
 
 
 def check_lake(lake: Path) -> list[str]:
@@ -449,7 +477,7 @@ def _check_files(lake: Path, table: Table) -> list[str]:
     manifest = read_manifest(lake, table.name)
     on_disk = {p.relative_to(root).as_posix(): p for p in sorted(root.glob(f"date=*/{PART_FILE}"))}
     if manifest is None:
-        return [f"{table.name}: no _manifest.json"]
+        return [f"{table.name}: no _manifest.json"] if on_disk else []
     problems = [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
     problems += [
         f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))

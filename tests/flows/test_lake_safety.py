@@ -1,0 +1,140 @@
+"""Backfills, interrupted runs and concurrent runs against a real lake, with real processes."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+
+import polars as pl
+import pytest
+
+from flows.pipeline import backfill, run
+from schemas import TABLES
+from tasks.publish import check_lake, lake_tables, read_table
+from tests.conftest import ROOT, SAMPLE
+
+
+def _files(lake) -> dict[str, bytes]:
+    return {p.relative_to(lake).as_posix(): p.read_bytes() for p in lake.rglob("*.parquet")}
+
+
+def _content(lake) -> dict[str, list]:
+    """Every table's rows (runs excepted: each run adds its own), in a comparable form."""
+    found = {}
+    for table in lake_tables(lake):
+        if table.name == "runs":
+            continue
+        frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", strict=False)
+        found[table.name] = sorted(map(repr, frame.rows()))
+    return found
+
+
+def _newslake(*args: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_when(process: subprocess.Popen, seen) -> bool:
+    """SIGKILL the process as soon as `seen()` is true; False when it ended first."""
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        if seen():
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return True
+        time.sleep(0.002)
+    process.wait()
+    return False
+
+
+@pytest.fixture(scope="module")
+def reference(prefect_server, tmp_path_factory):
+    """The lake of one uninterrupted run over the sample."""
+    lake = tmp_path_factory.mktemp("reference") / "lake"
+    run(inputs=[str(SAMPLE)], lake=str(lake), workers=1, batch_size=2)
+    return lake
+
+
+def test_lake_safety_backfill_replaces_only_its_days(reference, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(reference, lake)
+    before = _files(lake)
+    result = backfill(start=date(2025, 3, 20), end=date(2025, 3, 21), lake=str(lake), tables=["tokens"], workers=1)
+    assert result["days"] == 2 and result["rows"]["tokens"] > 100
+    after = _files(lake)
+    tokens = {p for p in after if p.startswith("tokens/")}
+    assert tokens == {"tokens/date=2025-03-20/part-0.parquet", "tokens/date=2025-03-21/part-0.parquet"}
+    untouched = {p: b for p, b in after.items() if not p.startswith(("tokens/", "runs/"))}
+    assert untouched == {p: b for p, b in before.items() if not p.startswith("runs/")}
+    assert check_lake(lake) == []
+    tokenized = set(pl.from_arrow(read_table(lake, TABLES["tokens"]))["doc_id"])
+    docs = pl.from_arrow(read_table(lake, TABLES["documents"])).filter(pl.col("dup_of").is_null())
+    in_range = docs.filter(pl.col("date").is_between(date(2025, 3, 20), date(2025, 3, 21)))
+    assert tokenized == set(in_range["doc_id"])
+
+
+def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(reference, lake)
+    command = ["backfill", "--start", "2025-03-01", "--end", "2026-12-31", "--lake", str(lake)]
+    process = _newslake(*command, "--tables", "tokens", "--concurrency", "1", "--batch-size", "1")
+    lines = []
+
+    def first_day_done() -> bool:
+        lines.append(process.stderr.readline())
+        return "backfilled" in lines[-1]
+
+    assert _kill_when(process, first_day_done), "".join(lines)
+    assert check_lake(lake) == []
+    done = _newslake(*command, "--tables", "tokens")
+    out, err = done.communicate(timeout=600)
+    assert done.returncode == 0, err
+    assert "already done by an earlier attempt" in out
+    assert not (lake / "_backfills").exists()
+    tokenized = set(pl.from_arrow(read_table(lake, TABLES["tokens"]))["doc_id"])
+    docs = pl.from_arrow(read_table(lake, TABLES["documents"])).filter(pl.col("dup_of").is_null())
+    assert tokenized == set(docs["doc_id"])
+
+
+@pytest.mark.parametrize("moment", ["annotating", "publishing"])
+def test_lake_safety_a_killed_run_leaves_a_sound_lake_and_the_next_run_finishes_it(reference, tmp_path, moment):
+    lake = tmp_path / "lake"
+    process = _newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1", "--batch-size", "2")
+    if moment == "annotating":
+        seen = lambda: any(lake.glob("_staging/*/sentences-*.parquet"))  # noqa: E731
+    else:
+        seen = lambda: any(lake.glob("*/date=*/.part-0.parquet.*"))  # noqa: E731
+    _kill_when(process, seen)
+    assert check_lake(lake) == [] or all("is not finished" in p for p in check_lake(lake))
+    finished = _newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1")
+    _, err = finished.communicate(timeout=600)
+    assert finished.returncode == 0, err
+    assert check_lake(lake) == []
+    assert _content(lake) == _content(reference)
+
+
+def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(prefect_server, tmp_path):
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    for copy in range(3):  # enough work for the first run to still hold the lake when the second starts
+        shutil.copytree(SAMPLE, inbox / f"copy{copy}")
+    first = _newslake("run", str(inbox), "--lake", str(lake), "--workers", "1", "--batch-size", "1")
+    deadline = time.monotonic() + 120
+    while not (lake / "_lock").exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = _newslake("run", str(inbox), "--lake", str(lake), "--workers", "1")
+    _, refused = second.communicate(timeout=600)
+    _, first_err = first.communicate(timeout=600)
+    assert first.returncode == 0, first_err
+    assert second.returncode == 3 and "is in use by run" in refused, refused
+    assert check_lake(lake) == []
+    assert read_table(lake, TABLES["runs"]).num_rows == 1
