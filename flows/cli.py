@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -74,11 +75,21 @@ def run(
     _print_summary(result)
 
 
+def _stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into an ordinary exit, so that the Prefect server a command started stops too."""
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def _quiet_prefect(verbose: bool) -> None:
     """Keep the terminal to the flow's progress lines unless asked for all of Prefect's.
 
     The level goes through the environment so that worker processes inherit it.
     """
+    _stop_cleanly_on_sigterm()
     if verbose:
         return
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
@@ -147,6 +158,44 @@ def backfill(
 
 
 @app.command()
+def serve(
+    inbox: Annotated[Path, typer.Option(help="folder whose new files each run processes")],
+    lake: LakeOption = None,
+    cron: Annotated[str | None, typer.Option(help='cron schedule, e.g. "0 6 * * *"')] = None,
+    interval: Annotated[int | None, typer.Option(min=1, help="seconds between runs")] = None,
+    source: Annotated[str | None, typer.Option(help="source name [default: the inbox folder name]")] = None,
+    tokens: Annotated[bool, typer.Option("--tokens", help="also write the tokens table")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every Prefect log line")] = False,
+) -> None:
+    """Run the incremental flow over INBOX on a schedule, as a Prefect deployment, until stopped."""
+    if (cron is None) == (interval is None):
+        raise _fail("give exactly one of --cron and --interval", 2)
+    if not inbox.is_dir():
+        raise _fail(f"the inbox {inbox} is not a directory", 2)
+    _quiet_prefect(verbose)
+    settings = Settings()
+    from flows.serve import serve as serve_flow
+
+    lake_dir = (lake or settings.lake).resolve()
+    parameters = {
+        "inputs": [str(inbox.resolve())],
+        "lake": str(lake_dir),
+        "source": source,
+        "tokens": tokens,
+        "model": settings.model,
+        "languages": settings.languages or None,
+        "min_words": settings.min_words,
+        "batch_size": settings.batch_size,
+    }
+    schedule = f"cron {cron!r}" if cron else f"every {interval}s"
+    err.print(f"newslake: serving runs of {inbox} into {lake_dir}, {schedule}; Ctrl-C stops")
+    try:
+        serve_flow(name=f"newslake-{lake_dir.name}", cron=cron, interval=interval, parameters=parameters)
+    except KeyboardInterrupt:
+        err.print("newslake: stopped")
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="a SELECT over the lake's tables, by name")],
     lake: LakeOption = None,
@@ -203,9 +252,16 @@ def tables(lake: LakeOption = None) -> None:
         if manifest is None:
             out.print(f"[bold]{table.name}[/]  no manifest: run `newslake run` to rewrite it")
         else:
+            versions = manifest["versions"]
             out.print(
                 f"[bold]{table.name}[/]  {manifest['rows']:,} rows in {len(manifest['files'])} partitions, "
                 f"schema v{manifest['schema_version']}, {lake_dir / table.name}"
+            )
+            out.print(
+                f"  last commit {manifest['last_commit']} at {manifest['updated_at']}, inputs fingerprint "
+                f"{manifest['inputs_fingerprint']}, newslake {versions.get('newslake')}, "
+                f"{versions.get('model')} {versions.get('model_version')}",
+                highlight=False,
             )
         out.print("  " + ", ".join(f"{f.name} {f.type}" for f in table.dataset_schema), highlight=False)
 

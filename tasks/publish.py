@@ -201,6 +201,8 @@ def _apply(lake: Path, marker: Path) -> None:
     for table in touched:
         write_manifest(lake, table, commit_id=commit_id, versions=done["versions"], fingerprint=fingerprint)
     marker.unlink()
+    with suppress(OSError):
+        marker.parent.rmdir()
 
 
 def recover(lake: Path) -> list[str]:

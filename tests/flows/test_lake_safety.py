@@ -41,15 +41,17 @@ def _newslake(*args: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
 
 
 def _kill_when(process: subprocess.Popen, seen) -> bool:
-    """SIGKILL the process as soon as `seen()` is true; False when it ended first."""
+    """SIGKILL the command and every process it started (its Prefect server, its workers) as
+    soon as `seen()` is true, as a crash of the machine would; False when it ended first."""
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if seen():
-            process.send_signal(signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             return True
         time.sleep(0.002)

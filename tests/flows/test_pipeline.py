@@ -5,7 +5,9 @@ import shutil
 import subprocess
 import sys
 
+import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -169,3 +171,22 @@ def test_pipeline_bbc_slice_accounts_for_every_input(prefect_server, tmp_path):
     assert (documents["source"] == "bbc").all()
     entity_daily = _frame(lake, "entity_daily")
     assert entity_daily["mentions"].sum() == _frame(lake, "mentions").height
+
+
+def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lake, tmp_path):
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_lake[0], lake)
+    current = next(lake.glob("runs/date=*/part-0.parquet"))
+    version_1 = pq.read_table(current).drop(["kind", "new", "changed", "skipped"])
+    old = lake / "runs" / "date=2020-01-01" / "part-0.parquet"
+    old.parent.mkdir()
+    pq.write_table(version_1.set_column(0, "run_id", pa.array(["old-run"])), old)
+    glob = f"{lake}/runs/**/*.parquet"
+    scan = f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
+    by_duckdb = duckdb.sql(f"SELECT run_id, skipped FROM {scan} ORDER BY date").fetchall()
+    assert by_duckdb == [("old-run", None), (sample_lake[1]["run_id"], 0)]
+    files = sorted(str(p) for p in lake.glob("runs/date=*/*.parquet"))
+    frames = [pl.scan_parquet(f, hive_partitioning=True) for f in files]
+    by_polars = pl.concat(frames, how="diagonal_relaxed").sort("date").collect()
+    assert by_polars["skipped"].to_list() == [None, 0]
+    assert read_table(lake, TABLES["runs"]).column("kind").to_pylist() == [None, "run"]

@@ -163,6 +163,7 @@ def test_publish_check_finds_what_makes_a_lake_unsound(tmp_path):
     stray = tmp_path / "sentences/date=2025-03-03" / PART_FILE
     stray.parent.mkdir()
     pq.write_table(pa.table({"doc_id": ["c"], "sent_id": pa.array([0], pa.int64())}), stray)
+    (tmp_path / COMMITS).mkdir()
     (tmp_path / COMMITS / "c9.json").write_text("{}")
     problems = check_lake(tmp_path)
     assert problems[0] == "commit c9 is not finished: the next run completes it"
