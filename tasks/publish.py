@@ -471,7 +471,9 @@ def _read_keys(lake: Path, table: Table) -> pl.DataFrame:
         if set(table.key) <= set(pq.read_schema(path).names):
             keys = pl.from_arrow(pq.read_table(path, columns=list(table.key)))
             parts.append(keys.with_columns(pl.lit(day).alias("date")))
-    return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame(schema=[*table.key, "date"])
+    if not parts:
+        return pl.from_arrow(pa.schema([table.schema.field(k) for k in table.key]).append(PARTITION).empty_table())
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def _check_files(lake: Path, table: Table) -> list[str]:
