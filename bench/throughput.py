@@ -1,0 +1,172 @@
+"""Throughput and memory of `newslake run` against spaCy's own limit on the same work.
+
+Runs, in one sitting on one corpus (default ../shared/corpora/bbc):
+  (a) `newslake run` into a fresh lake, cold start included;
+  (b) a plain spaCy script: the same model and components, `nlp.pipe` with the same number of
+      processes over the same cleaned, deduplicated texts, doing nothing with the results;
+  (c) a naive baseline: one process, default batch size, every component;
+  (d) `newslake run` again on the unchanged input.
+Prints words per second, the ratios (a)/(b) and (a)/(c), and the peak RSS of each process tree.
+With --scale N it also runs (a) on N perturbed copies of the corpus and compares peak RSS.
+
+    python bench/throughput.py [CORPUS] [--workers N] [--scale 10]
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tasks.annotate import PIPE_BATCH_SIZE, default_model, excluded_components  # noqa: E402
+from tasks.clean import clean, mark_duplicates  # noqa: E402
+from tasks.ingest import discover, parse_file, to_raw_table  # noqa: E402
+
+PLAIN_SPACY = """
+import json, sys, spacy
+model, workers, exclude, batch_size, path = sys.argv[1:6]
+texts = [json.loads(line) for line in open(path)]
+nlp = spacy.load(model, exclude=json.loads(exclude))
+kwargs = {} if batch_size == "default" else {"batch_size": int(batch_size)}
+for _ in nlp.pipe(texts, n_process=int(workers), **kwargs):
+    pass
+"""
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in bytes (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        todo.extend(children.get(current, []))
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) * 1024
+    return total
+
+
+def measure(command: list[str], env: dict | None = None) -> tuple[float, int]:
+    """Wall seconds and peak process-tree RSS of a command, which must succeed."""
+    peak = 0
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def sample() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, err = process.communicate()
+    seconds = time.perf_counter() - started
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
+    return seconds, peak
+
+
+def cleaned_texts(corpus: Path) -> list[str]:
+    """The texts newslake annotates: cleaned, English, not duplicates."""
+    files, _ = discover([str(corpus)])
+    records = []
+    for file in files:
+        records.extend(parse_file(file, file.path.read_bytes())[0])
+    docs = clean(to_raw_table(records), run_id="bench", ingested_at=datetime.now(UTC)).documents
+    docs, _ = mark_duplicates(docs, first_seen={})
+    return [
+        t for t, d in zip(docs.column("text").to_pylist(), docs.column("dup_of").to_pylist(), strict=True) if d is None
+    ]
+
+
+def newslake(corpus: Path, lake: Path, workers: int) -> tuple[float, int]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    command = [sys.executable, "-m", "flows.cli", "run", str(corpus), "--lake", str(lake), "--workers", str(workers)]
+    return measure(command, env)
+
+
+def perturbed_copies(corpus: Path, target: Path, copies: int) -> None:
+    """`copies` copies of the corpus with new paths (so new ids) and two words changed per file."""
+    rng = random.Random(7)
+    for n in range(copies):
+        for path in sorted(corpus.rglob("*.txt")):
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            words = text.split(" ")
+            for _ in range(2):
+                words[rng.randrange(len(words))] = rng.choice(["indeed", "also", "still", "now"])
+            out = target / f"copy{n:02d}" / path.relative_to(corpus)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(" ".join(words))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpora" / "bbc"))
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--scale", type=int, default=0, help="also run on this many perturbed copies")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out the naive baseline (c)")
+    args = parser.parse_args()
+    corpus = Path(args.corpus)
+    if not corpus.is_dir():
+        raise SystemExit(f"corpus not found: {corpus}")
+    model = default_model()
+    texts = cleaned_texts(corpus)
+    words = sum(len(t.split()) for t in texts)
+    print(f"corpus {corpus}: {len(texts)} unique documents, {words:,} words; model {model}; {args.workers} workers")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        texts_path = Path(tmp) / "texts.jsonl"
+        texts_path.write_text("".join(json.dumps(t) + "\n" for t in texts))
+        lake = Path(tmp) / "lake"
+        results["(a) newslake run"] = newslake(corpus, lake, args.workers)
+        same = [model, str(args.workers), json.dumps(excluded_components(lemmas=False)), str(PIPE_BATCH_SIZE)]
+        plain = [sys.executable, "-c", PLAIN_SPACY, *same, str(texts_path)]
+        results["(b) plain spaCy, same work"] = measure(plain)
+        if not args.skip_naive:
+            naive = [sys.executable, "-c", PLAIN_SPACY, model, "1", "[]", "default", str(texts_path)]
+            results["(c) naive: 1 process, all components"] = measure(naive)
+        results["(d) newslake run again, unchanged input"] = newslake(corpus, lake, args.workers)
+        if args.scale:
+            scaled = Path(tmp) / f"x{args.scale}"
+            perturbed_copies(corpus, scaled, args.scale)
+            shutil.rmtree(lake)
+            results[f"(e) newslake run on {args.scale}x the corpus"] = newslake(scaled, lake, args.workers)
+    print(f"{'':45} {'seconds':>8} {'words/s':>9} {'peak RSS':>9}")
+    for name, (seconds, rss) in results.items():
+        rate = "" if name.startswith(("(d)", "(e)")) else f"{words / seconds:9,.0f}"
+        print(f"{name:45} {seconds:8.1f} {rate:>9} {rss / 2**30:8.2f}G")
+    a, b = results["(a) newslake run"][0], results["(b) plain spaCy, same work"][0]
+    print(f"throughput (a)/(b): {b / a:.2f} of plain spaCy")
+    if "(c) naive: 1 process, all components" in results:
+        print(f"throughput (a)/(c): {results['(c) naive: 1 process, all components'][0] / a:.2f}x the naive baseline")
+    print(f"re-run (d)/(a): {results['(d) newslake run again, unchanged input'][0] / a:.1%} of the first run's time")
+    if args.scale:
+        scaled_rss = results[f"(e) newslake run on {args.scale}x the corpus"][1]
+        print(f"peak RSS {args.scale}x/1x: {scaled_rss / results['(a) newslake run'][1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
