@@ -52,27 +52,35 @@ def run(
         raise _fail(f"input not found: {', '.join(missing)} (give files, directories or globs)", 2)
     languages = language or settings.languages
     from flows.pipeline import run as run_flow
-    from tasks.publish import LakeBusy
 
     lake_dir = lake or settings.lake
     err.print(f"newslake: processing {', '.join(inputs)} into {lake_dir} ...")
+    result = _call_flow(
+        "run",
+        run_flow,
+        workers=workers or settings.workers,
+        inputs=inputs,
+        lake=str(lake_dir),
+        source=source,
+        tokens=tokens,
+        model=model or settings.model,
+        languages=None if "all" in languages else languages,
+        min_words=min_words or settings.min_words,
+        batch_size=batch_size or settings.batch_size,
+    )
+    _print_summary(result)
+
+
+def _call_flow(what: str, flow_call, **parameters) -> dict:
+    """Call a flow; a busy lake exits with code 3, any other failure with 1 and its message."""
+    from tasks.publish import LakeBusy
+
     try:
-        result = run_flow(
-            workers=workers or settings.workers,
-            inputs=inputs,
-            lake=str(lake_dir),
-            source=source,
-            tokens=tokens,
-            model=model or settings.model,
-            languages=None if "all" in languages else languages,
-            min_words=min_words or settings.min_words,
-            batch_size=batch_size or settings.batch_size,
-        )
+        return flow_call(**parameters)
     except LakeBusy as exc:
         raise _fail(str(exc), 3) from None
     except Exception as exc:
-        raise _fail(f"the run failed: {exc}") from None
-    _print_summary(result)
+        raise _fail(f"the {what} failed: {exc}") from None
 
 
 def _stop_cleanly_on_sigterm() -> None:
@@ -134,24 +142,20 @@ def backfill(
         raise _fail("--end is before --start", 2)
     settings = Settings()
     from flows.pipeline import backfill as backfill_flow
-    from tasks.publish import LakeBusy
 
     lake_dir = lake or settings.lake
     err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")
-    try:
-        result = backfill_flow(
-            workers=concurrency or settings.workers,
-            start=start.date(),
-            end=end.date(),
-            lake=str(lake_dir),
-            tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
-            model=model or settings.model,
-            batch_size=batch_size or settings.batch_size,
-        )
-    except LakeBusy as exc:
-        raise _fail(str(exc), 3) from None
-    except Exception as exc:
-        raise _fail(f"the backfill failed: {exc}") from None
+    result = _call_flow(
+        "backfill",
+        backfill_flow,
+        workers=concurrency or settings.workers,
+        start=start.date(),
+        end=end.date(),
+        lake=str(lake_dir),
+        tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
+        model=model or settings.model,
+        batch_size=batch_size or settings.batch_size,
+    )
     resumed = f", {result['resumed_days']} already done by an earlier attempt" if result["resumed_days"] else ""
     out.print(f"backfill {result['run_id']}: {result['days']} days, {result['documents']} documents{resumed}")
     out.print("rows recomputed: " + ", ".join(f"{name} {n:,}" for name, n in result["rows"].items()))

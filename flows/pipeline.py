@@ -38,8 +38,6 @@ from tasks.publish import (
     stage_annotations,
 )
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
 
 @flow(name="newslake-run", task_runner=ProcessPoolTaskRunner())
 def newslake_run(

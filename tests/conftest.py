@@ -1,6 +1,8 @@
 """Shared fixtures: the real data beside the checkout, spaCy pipelines, a Prefect test server."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,20 @@ def shared(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: ../shared material exists only beside the development checkout")
     return path
+
+
+def newslake(*args: str, **popen) -> subprocess.Popen:
+    """The newslake command in a process group of its own, as a user starts it: on its own
+    temporary Prefect server, not the tests' one. Output is piped unless `popen` says otherwise."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", *args],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        start_new_session=True,
+        **({"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen),
+    )
 
 
 @pytest.fixture(scope="session")

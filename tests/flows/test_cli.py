@@ -1,15 +1,13 @@
 """The newslake command as a user runs it."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import ROOT
+from tests.conftest import newslake
 
 runner = CliRunner()
 
@@ -17,15 +15,14 @@ runner = CliRunner()
 def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_path):
     """The real command on its default temporary Prefect server: a summary and no tracebacks;
     run again on the same inputs, it finds everything in the lake and annotates nothing."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    command = [sys.executable, "-m", "flows.cli", "run", "--lake", str(tmp_path / "lake"), "--workers", "1"]
 
     def newslake_run() -> subprocess.CompletedProcess:
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stderr
+        process = newslake("run", "--lake", str(tmp_path / "lake"), "--workers", "1")
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err
         for noise in ("Traceback", "ERROR", "Error", "Task run"):
-            assert noise not in done.stderr, done.stderr
-        return done
+            assert noise not in err, err
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     first = newslake_run()
     assert "15 inputs -> 12 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout

@@ -4,7 +4,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from datetime import date
 
@@ -14,7 +13,7 @@ import pytest
 from flows.pipeline import backfill, run
 from schemas import TABLES
 from tasks.publish import check_lake, lake_tables, read_table
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import SAMPLE, newslake
 
 
 def _files(lake) -> dict[str, bytes]:
@@ -30,19 +29,6 @@ def _content(lake) -> dict[str, list]:
         frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", strict=False)
         found[table.name] = sorted(map(repr, frame.rows()))
     return found
-
-
-def _newslake(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
 
 
 def _kill_when(process: subprocess.Popen, seen) -> bool:
@@ -89,7 +75,7 @@ def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tm
     lake = tmp_path / "lake"
     shutil.copytree(reference, lake)
     command = ["backfill", "--start", "2025-03-01", "--end", "2026-12-31", "--lake", str(lake)]
-    process = _newslake(*command, "--tables", "tokens", "--concurrency", "1", "--batch-size", "1")
+    process = newslake(*command, "--tables", "tokens", "--concurrency", "1", "--batch-size", "1")
     lines = []
 
     def first_day_done() -> bool:
@@ -98,7 +84,7 @@ def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tm
 
     assert _kill_when(process, first_day_done), "".join(lines)
     assert check_lake(lake) == []
-    done = _newslake(*command, "--tables", "tokens")
+    done = newslake(*command, "--tables", "tokens")
     out, err = done.communicate(timeout=600)
     assert done.returncode == 0, err
     assert "already done by an earlier attempt" in out
@@ -118,14 +104,14 @@ STAGES = {
 @pytest.mark.parametrize("moment", list(STAGES))
 def test_lake_safety_a_killed_run_leaves_a_sound_lake_and_the_next_run_finishes_it(reference, tmp_path, moment):
     lake = tmp_path / "lake"
-    process = _newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1", "--batch-size", "2")
+    process = newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1", "--batch-size", "2")
     _kill_when(process, lambda: any(lake.glob(STAGES[moment])))
     problems = check_lake(lake)
     if moment == "committing" and problems:  # killed between the marker and the last rename
         assert problems[0].startswith("commit ") and problems[0].endswith("is not finished: the next run completes it")
     else:
         assert problems == []
-    finished = _newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1")
+    finished = newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1")
     _, err = finished.communicate(timeout=600)
     assert finished.returncode == 0, err
     assert check_lake(lake) == []
@@ -136,11 +122,11 @@ def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(prefect_server, tmp_
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     for copy in range(3):  # enough work for the first run to still hold the lake when the second starts
         shutil.copytree(SAMPLE, inbox / f"copy{copy}")
-    first = _newslake("run", str(inbox), "--lake", str(lake), "--workers", "1", "--batch-size", "1")
+    first = newslake("run", str(inbox), "--lake", str(lake), "--workers", "1", "--batch-size", "1")
     deadline = time.monotonic() + 120
     while not (lake / "_lock").exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    second = _newslake("run", str(inbox), "--lake", str(lake), "--workers", "1")
+    second = newslake("run", str(inbox), "--lake", str(lake), "--workers", "1")
     _, refused = second.communicate(timeout=600)
     _, first_err = first.communicate(timeout=600)
     assert first.returncode == 0, first_err

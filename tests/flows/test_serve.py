@@ -1,17 +1,14 @@
 """`newslake serve`: scheduled incremental runs through a Prefect deployment."""
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 
 import polars as pl
 
 from schemas import TABLES
 from tasks.publish import read_table
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import SAMPLE, newslake
 from tests.flows.test_pipeline import NEW_ARTICLE
 
 
@@ -25,7 +22,7 @@ def _runs(lake) -> pl.DataFrame:
 def _wait_for(condition, process, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1]
+        assert process.poll() is None, "newslake serve stopped"
         if condition():
             return
         time.sleep(0.5)
@@ -35,16 +32,11 @@ def _wait_for(condition, process, timeout: float = 240) -> None:
 def test_serve_runs_on_schedule_and_processes_only_new_files(tmp_path):
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     shutil.copytree(SAMPLE, inbox)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    command = ["serve", "--inbox", str(inbox), "--lake", str(lake), "--interval", "2"]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *command],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:  # a long-lived process: a file, not a pipe that could fill up
+        process = newslake(
+            "serve", "--inbox", str(inbox), "--lake", str(lake), "--interval", "2", stdout=output, stderr=output
+        )
     try:
         _wait_for(lambda: len(_runs(lake)) >= 1, process)
         assert _runs(lake)["new"].to_list()[0] == 12
@@ -52,7 +44,8 @@ def test_serve_runs_on_schedule_and_processes_only_new_files(tmp_path):
         _wait_for(lambda: 1 in _runs(lake)["new"].to_list()[1:], process)
     finally:
         process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        process.wait(timeout=60)
+    err = log.read_text()
     assert process.returncode in (0, 128 + signal.SIGTERM), err
     assert "Traceback" not in err, err
     runs = _runs(lake)
