@@ -69,9 +69,18 @@ def newslake_run(
             logger.info(f"finished publishing run {finished}, which had stopped half-way")
         staging = _fresh_staging(Path(lake), run_id)
         ingested = ingest_inputs(
-            inputs, source=source, staging=str(staging), run_id=run_id, day=started.date(), batch_size=batch_size
+            inputs,
+            lake=lake,
+            source=source,
+            staging=str(staging),
+            run_id=run_id,
+            day=started.date(),
+            batch_size=batch_size,
         )
-        logger.info(f"read {ingested.files} files: {ingested.records} records, {ingested.rejected} rejected")
+        logger.info(
+            f"read {ingested.files} files: {ingested.records} records to process, {ingested.skipped} unchanged"
+            f" since an earlier run, {ingested.rejected} rejected"
+        )
         lap("ingest")
         cleaned = clean_batch.map(
             ingested.raw,
@@ -118,11 +127,11 @@ def newslake_run(
                 min_words=min_words,
                 batch_size=batch_size,
             ),
-            "inputs": ingested.records + ingested.rejected,
+            "inputs": ingested.records + ingested.skipped + ingested.rejected,
             "documents": deduped.new + deduped.changed,
             "new": deduped.new,
             "changed": deduped.changed,
-            "skipped": deduped.skipped,
+            "skipped": ingested.skipped + deduped.skipped,
             "duplicates": deduped.duplicates,
             "rejects": sum(published.rejects_by_reason.values()),
             "rejects_by_reason": published.rejects_by_reason,

@@ -13,7 +13,8 @@ import pyarrow as pa
 # itself, which reads a missing column as nulls).
 #   1: first version
 #   2: runs.kind, runs.new, runs.changed, runs.skipped
-SCHEMA_VERSION = 2
+#   3: documents.raw_hash
+SCHEMA_VERSION = 3
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
 
@@ -36,6 +37,7 @@ DOCUMENTS = pa.schema(
         pa.field("dup_of", pa.string()),
         pa.field("ingested_at", _TS, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
+        pa.field("raw_hash", pa.string()),
     ]
 )
 

@@ -202,6 +202,7 @@ def clean(
                 "dup_of": None,
                 "ingested_at": ingested_at,
                 "run_id": run_id,
+                "raw_hash": record["raw_hash"],
                 "date": (published_at or ingested_at).date(),
             }
         )

@@ -31,6 +31,7 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
     again = newslake_run()
     assert "15 inputs -> 0 documents (0 duplicates) + 12 already in the lake + 3 rejects" in again.stdout
     assert "annotated batch" not in again.stderr
+    assert "2 records to process, 12 unchanged since an earlier run" in again.stderr  # 2 rejected before
 
 
 def test_cli_run_rejects_a_missing_input(tmp_path):

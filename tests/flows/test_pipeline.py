@@ -118,6 +118,8 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_serv
     (inbox / "harbour-tunnel.txt").write_text(
         (inbox / "harbour-tunnel.txt").read_text().replace("Margaret Ellison", "Joanna Whitfield")
     )
+    river = inbox / "river-cleanup.txt"
+    river.write_text(river.read_text().replace("six hours.", "six  hours. \n"))  # new bytes, same text
     third = run(inputs=[str(inbox)], lake=str(lake), workers=1)
     assert (third["new"], third["changed"], third["skipped"]) == (1, 1, 11)
     documents = _frame(lake, "documents")
