@@ -1,8 +1,10 @@
-"""Publish: the lake's I/O. Hive-partitioned Parquet, one file per partition, replaced atomically.
+"""Publish: the lake's I/O. Hive-partitioned Parquet, one file per partition, changed in commits.
 
-A partition file is written beside its target under a temporary name and renamed over it, so
-a reader sees the old file or the new one, never a half-written one. Each table directory has
-a `_manifest.json`; a `_lock` file keeps two runs from writing one lake at once.
+A run stages each new partition file beside the live one under a hidden name, then writes a
+durable commit marker and renames the staged files into place: a reader sees every partition
+whole, and a run stopped at any point leaves either the old lake or a marked commit that
+`recover` finishes. Each table directory has a `_manifest.json`; a `_lock` file keeps two
+runs from writing one lake at once; `check_lake` verifies it all.
 """
 
 import hashlib
@@ -341,12 +343,12 @@ def _read_staged(paths: list[str], table: Table) -> pa.Table:
 
 @dataclass(frozen=True)
 class PublishOutput:
-    """Rows staged into each table by the run, the days whose partitions changed, and rejects."""
+    """Rows staged into each table by the run, the days whose partitions changed, and the run's
+    rejects by reason (including those the lake already held)."""
 
     rows: dict[str, int]
     days: list[date]
     rejects_by_reason: dict[str, int]
-    rejects_known: int
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -379,7 +381,7 @@ def publish_run(
     stage_rows(root, TABLES["rejects"], fresh, commit_id=run_id, replaced=origins, days=earlier)
     rows["rejects"] = len(fresh)
     days = sorted(old_days | set(docs.column("date").to_pylist()))
-    return PublishOutput(rows, days, dict(sorted(reasons.items())), len(rejected) - len(fresh))
+    return PublishOutput(rows, days, dict(sorted(reasons.items())))
 
 
 def stage_annotations(
