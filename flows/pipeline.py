@@ -6,7 +6,6 @@ the commit that makes a change visible.
 
 import hashlib
 import json
-import os
 import platform
 import shutil
 import time
@@ -36,6 +35,7 @@ from tasks.publish import (
     record_run,
     recover,
     stage_annotations,
+    write_durable,
 )
 
 
@@ -245,10 +245,8 @@ class _BackfillProgress:
 
     def mark(self, day: date) -> None:
         self.done.add(day)
-        self.path.parent.mkdir(exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"done": sorted(d.isoformat() for d in self.done)}))
-        os.replace(tmp, self.path)
+        body = json.dumps({"done": sorted(d.isoformat() for d in self.done)})
+        write_durable(self.path, lambda tmp: tmp.write_text(body))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -50,7 +50,7 @@ def _deletion(path: Path, commit_id: str) -> Path:
     return path.with_name(f".{path.name}.{commit_id}.delete")
 
 
-def _write_durable(path: Path, write) -> None:
+def write_durable(path: Path, write) -> None:
     """Write a file through `write(tmp_path)`, flush it to disk and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -70,7 +70,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_parquet(path: Path, table: pa.Table) -> None:
-    _write_durable(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS))
+    write_durable(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS))
 
 
 def _read_file(path: Path, table: Table) -> pa.Table:
@@ -176,7 +176,7 @@ def commit(lake: Path, commit_id: str, *, versions: dict[str, str]) -> None:
     """
     marker = lake / COMMITS / f"{commit_id}.json"
     body = json.dumps({"commit_id": commit_id, "versions": versions}) + "\n"
-    _write_durable(marker, lambda tmp: tmp.write_text(body))
+    write_durable(marker, lambda tmp: tmp.write_text(body))
     _apply(lake, marker)
 
 
@@ -252,7 +252,7 @@ def write_manifest(
         "versions": versions,
     }
     body = json.dumps(manifest, indent=1) + "\n"
-    _write_durable(root / "_manifest.json", lambda tmp: tmp.write_text(body))
+    write_durable(root / "_manifest.json", lambda tmp: tmp.write_text(body))
     return manifest
 
 
