@@ -73,25 +73,29 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
     write_durable(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS))
 
 
-def _read_file(path: Path, table: Table) -> pa.Table:
-    """A partition file in the table's current schema; columns added since it was written are null."""
-    found = pq.read_table(path)
-    for field in table.schema:
+def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
+    """The columns of `schema` from a partition file; columns added since it was written are null."""
+    held = set(pq.read_schema(path).names)
+    found = pq.read_table(path, columns=[name for name in schema.names if name in held])
+    for field in schema:
         if field.name not in found.column_names:
             found = found.append_column(field, pa.nulls(len(found), field.type))
-    return found.select(table.schema.names).cast(table.schema)
+    return found.select(schema.names).cast(schema)
 
 
-def read_partition(lake: Path, table: Table, day: date, *, commit_id: str | None = None) -> pa.Table:
-    """One day's rows of a table, without the partition column; with `commit_id`, as that
-    commit's staged changes will leave it."""
+def read_partition(
+    lake: Path, table: Table, day: date, *, commit_id: str | None = None, columns: list[str] | None = None
+) -> pa.Table:
+    """One day's rows of a table (all columns or the given ones), without the partition column;
+    with `commit_id`, as that commit's staged changes will leave it."""
     path = partition_file(lake, table.name, day)
+    schema = pa.schema([table.schema.field(c) for c in columns]) if columns else table.schema
     if commit_id is not None:
         if _deletion(path, commit_id).exists():
-            return table.schema.empty_table()
+            return schema.empty_table()
         if _pending(path, commit_id).exists():
-            return _read_file(_pending(path, commit_id), table)
-    return _read_file(path, table) if path.exists() else table.schema.empty_table()
+            return _read_file(_pending(path, commit_id), schema)
+    return _read_file(path, schema) if path.exists() else schema.empty_table()
 
 
 def partition_days(lake: Path, table: Table) -> list[date]:
@@ -112,7 +116,7 @@ def read_days(
     """The rows of the given days of a table, with their `date` column."""
     parts = []
     for day in days:
-        part = read_partition(lake, table, day, commit_id=commit_id).select(columns)
+        part = read_partition(lake, table, day, commit_id=commit_id, columns=columns)
         parts.append(part.append_column(PARTITION, pa.array([day] * len(part), pa.date32())))
     schema = pa.schema([table.schema.field(c) for c in columns]).append(PARTITION)
     return pa.concat_tables(parts) if parts else schema.empty_table()
