@@ -19,6 +19,10 @@ app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
+AliasesOption = Annotated[
+    Path | None,
+    typer.Option(help="CSV of extra aliases (alias,canonical,label) [default: NEWSLAKE_ALIASES]", dir_okay=False),
+]
 LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake directory [default: NEWSLAKE_LAKE or data/lake]")]
 
 
@@ -34,6 +38,7 @@ def run(
     source: Annotated[str | None, typer.Option(help="source name [default: the input's folder name]")] = None,
     tokens: Annotated[bool, typer.Option("--tokens", help="also write the tokens table")] = False,
     model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
+    aliases: AliasesOption = None,
     language: Annotated[
         list[str] | None, typer.Option(help="language to keep (repeat); 'all' keeps every language [default: en]")
     ] = None,
@@ -64,11 +69,25 @@ def run(
         source=source,
         tokens=tokens,
         model=model or settings.model,
+        aliases=_aliases(aliases or settings.aliases),
         languages=None if "all" in languages else languages,
         min_words=min_words or settings.min_words,
         batch_size=batch_size or settings.batch_size,
     )
     _print_summary(result)
+
+
+def _aliases(path: Path | None) -> str | None:
+    """The user's alias table as an absolute path, checked before any work starts."""
+    if path is None:
+        return None
+    from tasks.resolve import load_lexicon
+
+    try:
+        load_lexicon(str(path.resolve()))
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot use the alias table {path}: {exc}", 2) from exc
+    return str(path.resolve())
 
 
 def _call_flow(what: str, flow_call, **parameters) -> dict:
@@ -130,6 +149,7 @@ def backfill(
         list[str] | None, typer.Option("--tables", help="table to recompute (repeat) [default: all derived tables]")
     ] = None,
     model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
+    aliases: AliasesOption = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="batches annotated at once [default: all cores]")
     ] = None,
@@ -154,6 +174,7 @@ def backfill(
         lake=str(lake_dir),
         tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
         model=model or settings.model,
+        aliases=_aliases(aliases or settings.aliases),
         batch_size=batch_size or settings.batch_size,
     )
     resumed = f", {result['resumed_days']} already done by an earlier attempt" if result["resumed_days"] else ""
@@ -187,6 +208,7 @@ def serve(
         "source": source,
         "tokens": tokens,
         "model": settings.model,
+        "aliases": _aliases(settings.aliases),
         "languages": settings.languages or None,
         "min_words": settings.min_words,
         "batch_size": settings.batch_size,

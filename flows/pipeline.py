@@ -37,6 +37,7 @@ from tasks.publish import (
     stage_annotations,
     write_durable,
 )
+from tasks.resolve import load_lexicon
 
 
 @flow(name="newslake-run", task_runner=ProcessPoolTaskRunner())
@@ -46,6 +47,7 @@ def newslake_run(
     source: str | None = None,
     tokens: bool = False,
     model: str | None = None,
+    aliases: str | None = None,
     languages: list[str] | None = ["en"],  # noqa: B006
     min_words: int = 20,
     batch_size: int = 250,
@@ -55,7 +57,7 @@ def newslake_run(
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"
     model = model or default_model()
-    versions = _versions(model)
+    versions = _versions(model, aliases)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -97,7 +99,9 @@ def newslake_run(
             f" {deduped.skipped} already in the lake"
         )
         lap("clean")
-        futures = annotate_batch.map(deduped.documents, model=unmapped(model), tokens=unmapped(tokens))
+        futures = annotate_batch.map(
+            deduped.documents, model=unmapped(model), tokens=unmapped(tokens), aliases=unmapped(aliases)
+        )
         annotations = []
         for done, future in enumerate(as_completed(futures), start=1):
             annotations.append(future.result())
@@ -123,6 +127,7 @@ def newslake_run(
                 source=source,
                 tokens=tokens,
                 model=model,
+                aliases=aliases,
                 languages=languages,
                 min_words=min_words,
                 batch_size=batch_size,
@@ -152,6 +157,7 @@ def newslake_backfill(
     lake: str = "data/lake",
     tables: list[str] | None = None,
     model: str | None = None,
+    aliases: str | None = None,
     batch_size: int = 250,
 ) -> dict:
     """Re-derive `tables` (default: every annotation table the lake has, and the rollups) for
@@ -164,9 +170,10 @@ def newslake_backfill(
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"
     model = model or default_model()
-    versions = _versions(model)
+    versions = _versions(model, aliases)
     root = Path(lake)
-    tables = tables or [t for t in ANNOTATION_TABLES if (root / t).exists()] + list(ROLLUP_TABLES)
+    optional = {"tokens"} - {t for t in ANNOTATION_TABLES if (root / t).exists()}
+    tables = tables or [t for t in ANNOTATION_TABLES if t not in optional] + list(ROLLUP_TABLES)
     if unknown := set(tables) - set(ANNOTATION_TABLES) - set(ROLLUP_TABLES):
         raise ValueError(
             f"cannot backfill {', '.join(sorted(unknown))}: choose from {ANNOTATION_TABLES + ROLLUP_TABLES}"
@@ -185,7 +192,7 @@ def newslake_backfill(
         futures = {}
         if annotated:
             for day, path in batches:
-                futures[annotate_batch.submit(path, model=model, tokens="tokens" in annotated)] = day
+                futures[annotate_batch.submit(path, model=model, tokens="tokens" in annotated, aliases=aliases)] = day
         rows: dict[str, int] = dict.fromkeys(tables, 0)
 
         def finish(day: date) -> None:
@@ -217,7 +224,9 @@ def newslake_backfill(
             "kind": "backfill",
             "started_at": started,
             "finished_at": datetime.now(UTC),
-            "parameters": _json(start=start, end=end, lake=lake, tables=tables, model=model, batch_size=batch_size),
+            "parameters": _json(
+                start=start, end=end, lake=lake, tables=tables, model=model, aliases=aliases, batch_size=batch_size
+            ),
             "inputs": sum(pq.read_metadata(p).num_rows for _, p in batches),
             "documents": sum(pq.read_metadata(p).num_rows for _, p in batches),
             "duplicates": 0,
@@ -263,7 +272,7 @@ def _fresh_staging(lake: Path, run_id: str) -> Path:
     return path
 
 
-def _versions(model: str) -> dict[str, str]:
+def _versions(model: str, aliases: str | None) -> dict[str, str]:
     def installed(name: str) -> str:
         try:
             return version(name)
@@ -274,6 +283,7 @@ def _versions(model: str) -> dict[str, str]:
         "newslake": installed("newslake"),
         "model": model,
         "model_version": installed(model),
+        "lexicon": load_lexicon(aliases).fingerprint,
         "spacy": installed("spacy"),
         "prefect": installed("prefect"),
         "pyarrow": installed("pyarrow"),

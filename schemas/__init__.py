@@ -14,7 +14,9 @@ import pyarrow as pa
 #   1: first version
 #   2: runs.kind, runs.new, runs.changed, runs.skipped
 #   3: documents.raw_hash
-SCHEMA_VERSION = 3
+#   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
+#      cooccurrence_daily
+SCHEMA_VERSION = 4
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
 
@@ -38,6 +40,8 @@ DOCUMENTS = pa.schema(
         pa.field("ingested_at", _TS, nullable=False),
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("raw_hash", pa.string()),
+        pa.field("story_id", pa.string()),
+        pa.field("minhash", pa.binary()),
     ]
 )
 
@@ -59,6 +63,36 @@ MENTIONS = pa.schema(
         pa.field("text", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("entity_key", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("rule", pa.string()),
+    ]
+)
+
+QUOTES = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("speaker", pa.string(), nullable=False),
+        pa.field("speaker_key", pa.string()),
+        pa.field("cue", pa.string()),
+        pa.field("kind", pa.string(), nullable=False),
+    ]
+)
+
+AMOUNTS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("value", pa.float64()),
+        pa.field("currency", pa.string()),
+        pa.field("unit", pa.string()),
     ]
 )
 
@@ -95,6 +129,26 @@ ENTITY_DAILY = pa.schema(
         pa.field("name", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("mentions", pa.int64(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+    ]
+)
+
+COOCCURRENCE_DAILY = pa.schema(
+    [
+        pa.field("entity_key", pa.string(), nullable=False),
+        pa.field("other_key", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("other_name", pa.string(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("stories", pa.int64(), nullable=False),
+    ]
+)
+
+SPEAKER_DAILY = pa.schema(
+    [
+        pa.field("speaker_key", pa.string(), nullable=False),
+        pa.field("speaker", pa.string(), nullable=False),
+        pa.field("quotes", pa.int64(), nullable=False),
         pa.field("documents", pa.int64(), nullable=False),
     ]
 )
@@ -168,8 +222,12 @@ TABLES: dict[str, Table] = {
         Table("sentences", SENTENCES, ("doc_id", "sent_id"), "doc_id"),
         Table("mentions", MENTIONS, ("doc_id", "start_char", "end_char"), "doc_id"),
         Table("entities", ENTITIES, ("doc_id", "entity_key"), "doc_id"),
+        Table("quotes", QUOTES, ("doc_id", "start_char"), "doc_id"),
+        Table("amounts", AMOUNTS, ("doc_id", "start_char"), "doc_id"),
         Table("tokens", TOKENS, ("doc_id", "i"), "doc_id"),
         Table("entity_daily", ENTITY_DAILY, ("entity_key",), None),
+        Table("cooccurrence_daily", COOCCURRENCE_DAILY, ("entity_key", "other_key"), None),
+        Table("speaker_daily", SPEAKER_DAILY, ("speaker_key",), None),
         Table("source_daily", SOURCE_DAILY, ("source",), None),
         Table("rejects", REJECTS, ("origin",), "origin"),
         Table("runs", RUNS, ("run_id",), "run_id"),
@@ -177,5 +235,5 @@ TABLES: dict[str, Table] = {
 }
 
 # Tables derived from documents by annotation, in the order a run publishes them.
-ANNOTATION_TABLES = ("sentences", "mentions", "entities", "tokens")
-ROLLUP_TABLES = ("entity_daily", "source_daily")
+ANNOTATION_TABLES = ("sentences", "mentions", "entities", "quotes", "amounts", "tokens")
+ROLLUP_TABLES = ("entity_daily", "cooccurrence_daily", "speaker_daily", "source_daily")

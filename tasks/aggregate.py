@@ -33,6 +33,49 @@ def entity_daily(entities: pa.Table) -> pa.Table:
     return result.to_arrow()
 
 
+def cooccurrence_daily(entities: pa.Table, documents: pa.Table) -> pa.Table:
+    """Pairs of entities found in the same document, per day: documents and distinct stories.
+
+    Each pair appears once, with `entity_key` < `other_key`. `entities` needs doc_id,
+    entity_key, name and date; `documents` needs doc_id and story_id.
+    """
+    stories = pl.from_arrow(documents).select("doc_id", pl.coalesce("story_id", "doc_id").alias("story_id"))
+    ents = pl.from_arrow(entities).select("date", "doc_id", "entity_key", "name")
+    pairs = (
+        ents.join(ents, on=["date", "doc_id"], suffix="_other")
+        .filter(pl.col("entity_key") < pl.col("entity_key_other"))
+        .join(stories, on="doc_id", how="left")
+    )
+    result = (
+        pairs.group_by("date", "entity_key", pl.col("entity_key_other").alias("other_key"))
+        .agg(
+            pl.col("name").mode().sort().first(),
+            pl.col("name_other").mode().sort().first().alias("other_name"),
+            pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
+            pl.coalesce("story_id", "doc_id").n_unique().cast(pl.Int64).alias("stories"),
+        )
+        .sort("date", "documents", "entity_key", "other_key", descending=[False, True, False, False])
+    )
+    return result.to_arrow()
+
+
+def speaker_daily(quotes: pa.Table) -> pa.Table:
+    """Quotes and documents per speaking entity per day, from `quotes` rows (with `date`); quotes
+    whose speaker is not an entity (`a Cabinet Office spokeswoman`) stay in `quotes` only."""
+    result = (
+        pl.from_arrow(quotes)
+        .filter(pl.col("speaker_key").is_not_null())
+        .group_by("date", "speaker_key")
+        .agg(
+            pl.col("speaker").mode().sort().first(),
+            pl.len().cast(pl.Int64).alias("quotes"),
+            pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
+        )
+        .sort("date", "quotes", "speaker_key", descending=[False, True, False])
+    )
+    return result.to_arrow()
+
+
 def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
     """Documents, duplicates, words and mentions per source per day.
 
@@ -70,6 +113,11 @@ def rollup_days(
     if "entity_daily" in tables:
         entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions"])
         rows["entity_daily"] = entity_daily(entities)
+    if "cooccurrence_daily" in tables:
+        entities = read("entities", ["doc_id", "entity_key", "name"])
+        rows["cooccurrence_daily"] = cooccurrence_daily(entities, read("documents", ["doc_id", "story_id"]))
+    if "speaker_daily" in tables:
+        rows["speaker_daily"] = speaker_daily(read("quotes", ["doc_id", "speaker", "speaker_key"]))
     if "source_daily" in tables:
         documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
         rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]))

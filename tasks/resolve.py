@@ -1,0 +1,227 @@
+"""Resolve entity mentions within a document to canonical entities.
+
+The model's spans are the starting point; a small set of ordered rules then fills gaps, names
+each mention's canonical entity and corrects labels where the document disagrees with the model.
+Each mention records the rule that decided it:
+
+- `model`: the model's span, label and name (without title, leading article or possessive);
+- `alias`: the alias table named it (and fixed its label), or found a span the model missed;
+- `label_vote`: the same name carries another label more often in the document (ties: the
+  label of its first mention);
+- `name_part`: a surname or first name of a full name given elsewhere in the document;
+- `propagated`: an untagged repeat of a name the document tags elsewhere.
+
+World knowledge (aliases, titles, cue verbs) lives in `tasks/lexicon/`, extendable by the user.
+"""
+
+import csv
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+# Named entities; numeric labels (DATE, MONEY, CARDINAL, ...) are not entities to resolve.
+ENTITY_LABELS = frozenset(
+    {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
+)
+_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"[’']s?$")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """The data the rules use: aliases (casefolded form to canonical name and label), titles and cue verbs."""
+
+    aliases: dict[str, tuple[str, str]]
+    forms: tuple[str, ...]
+    titles: frozenset[str]
+    cue_verbs: frozenset[str]
+    fingerprint: str
+
+    @property
+    def form_pattern(self) -> re.Pattern | None:
+        """One case-sensitive pattern matching any alias form as whole words, longest first."""
+        return _form_pattern(self.forms)
+
+
+@lru_cache(maxsize=4)
+def _form_pattern(forms: tuple[str, ...]) -> re.Pattern | None:
+    if not forms:
+        return None
+    alternatives = "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])(?:{alternatives})(?![\w])")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
+    """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) added on top."""
+    folder = files("tasks") / "lexicon"
+    tables = [(folder / "aliases.csv").read_text(encoding="utf-8")]
+    if extra_aliases:
+        path = Path(extra_aliases)
+        if not path.is_file():
+            raise ValueError(f"alias table {path} does not exist: give a CSV file with columns alias,canonical,label")
+        tables.append(path.read_text(encoding="utf-8"))
+    aliases: dict[str, tuple[str, str]] = {}
+    forms: list[str] = []
+    for text in tables:
+        reader = csv.DictReader(_lines(text))
+        if not {"alias", "canonical", "label"} <= set(reader.fieldnames or ()):
+            raise ValueError(f"an alias table needs the columns alias,canonical,label; got {reader.fieldnames}")
+        for row in reader:
+            label = row["label"].strip().upper()
+            if label not in ENTITY_LABELS:
+                raise ValueError(f"alias {row['alias']!r} has label {label!r}; use one of {sorted(ENTITY_LABELS)}")
+            aliases[row["alias"].strip().casefold()] = (row["canonical"].strip(), label)
+            forms.append(row["alias"].strip())
+    cues, names = (folder / "cue_verbs.txt").read_text(), (folder / "titles.txt").read_text()
+    cue_verbs = {form.casefold() for line in _lines(cues) for form in line.split()}
+    titles = {t.casefold().rstrip(".") for t in _lines(names)}
+    fingerprint = hashlib.blake2b("\0".join([*tables, cues, names]).encode(), digest_size=8).hexdigest()
+    return Lexicon(aliases, tuple(dict.fromkeys(forms)), frozenset(titles), frozenset(cue_verbs), fingerprint)
+
+
+@dataclass
+class Mention:
+    """One entity mention: its span (tokens and characters), label, canonical name and the deciding rule."""
+
+    start: int
+    end: int
+    start_char: int
+    end_char: int
+    text: str
+    label: str
+    name: str = ""
+    rule: str = "model"
+
+    @property
+    def key(self) -> str:
+        return entity_key(self.label, self.name)
+
+
+def entity_key(label: str, name: str) -> str:
+    """A corpus-wide key for an entity: its label and its normalised name, e.g. `gpe:ukraine`."""
+    return f"{label.lower()}:{' '.join(normalise_name(name).casefold().split())}"
+
+
+def normalise_name(surface: str) -> str:
+    """A mention's surface form without a leading article or a trailing possessive."""
+    return _POSSESSIVE.sub("", _LEADING_THE.sub("", " ".join(surface.split()))).strip() or surface
+
+
+def strip_title(name: str, titles: frozenset[str]) -> str:
+    """A person's name without the titles in front of it (`PM Boris Johnson` -> `Boris Johnson`)."""
+    words = name.split()
+    while len(words) > 1:
+        for size in (3, 2, 1):
+            if len(words) > size and " ".join(words[:size]).casefold().rstrip(".") in titles:
+                words = words[size:]
+                break
+        else:
+            break
+    return " ".join(words)
+
+
+def resolve_entities(doc, *, lexicon: Lexicon) -> list[Mention]:
+    """The document's entity mentions, each with a canonical name, a label and the rule that decided them."""
+    mentions = [_mention(e, e.label_) for e in doc.ents if e.label_ in ENTITY_LABELS]
+    taken = [(e.start_char, e.end_char) for e in doc.ents]
+    mentions += _alias_spans(doc, lexicon, taken)
+    for m in mentions:
+        m.name = _base_name(m, lexicon)
+        known = lexicon.aliases.get(normalise_name(m.text).casefold()) or lexicon.aliases.get(m.name.casefold())
+        if known and known != (m.name, m.label):
+            m.name, m.label, m.rule = known[0], known[1], "alias"
+        elif known:
+            m.rule = "alias" if m.rule == "alias" else "model"
+    _vote_labels([m for m in mentions if m.rule != "alias"])
+    _link_name_parts(mentions)
+    mentions += _propagate(doc, mentions, taken)
+    return sorted(mentions, key=lambda m: m.start_char)
+
+
+def _mention(span, label: str, **resolved) -> Mention:
+    return Mention(span.start, span.end, span.start_char, span.end_char, span.text, label, **resolved)
+
+
+def _base_name(m: Mention, lexicon: Lexicon) -> str:
+    name = normalise_name(m.text)
+    if m.label == "PERSON":
+        name = strip_title(name, lexicon.titles)
+    elif m.label == "NORP" and len(name) > 3 and name.endswith("s") and not name.endswith("ss"):
+        name = name[:-1]  # Ukrainians -> Ukrainian: one group, singular
+    return name
+
+
+def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
+    return any(start < e and s < end for s, e in taken)
+
+
+def _alias_spans(doc, lexicon: Lexicon, taken: list[tuple[int, int]]) -> list[Mention]:
+    """Alias forms in the text that the model left untagged (`Sunday Telegraph`)."""
+    pattern = lexicon.form_pattern
+    found = []
+    for match in pattern.finditer(doc.text) if pattern else ():
+        span = doc.char_span(match.start(), match.end())
+        if span is None or _overlaps(match.start(), match.end(), taken):
+            continue
+        _, label = lexicon.aliases[match.group().casefold()]
+        found.append(_mention(span, label, rule="alias"))
+        taken.append((match.start(), match.end()))
+    return found
+
+
+def _vote_labels(mentions: list[Mention]) -> None:
+    """Give every mention of a name the label the document gives it most (ties: its first mention's)."""
+    groups: dict[str, list[Mention]] = {}
+    for m in mentions:
+        groups.setdefault(m.name.casefold(), []).append(m)
+    for group in groups.values():
+        votes = Counter(m.label for m in group)
+        if len(votes) < 2:
+            continue
+        first = min(group, key=lambda m: m.start_char).label
+        winner = max(votes, key=lambda label: (votes[label], label == first))
+        for m in group:
+            if m.label != winner:
+                m.label, m.rule = winner, "label_vote"
+
+
+def _link_name_parts(mentions: list[Mention]) -> None:
+    """Name a lone surname or first name after the full name it belongs to, the nearest one before it first."""
+    full = [m for m in mentions if m.label == "PERSON" and len(m.name.split()) >= 2]
+    for m in mentions:
+        words = m.name.split()
+        if len(words) != 1 or m.rule == "alias" or m in full:
+            continue
+        owners = [f for f in full if words[0] in (f.name.split()[0], f.name.split()[-1])]
+        if not owners:
+            continue
+        before = [f for f in owners if f.start_char < m.start_char]
+        owner = max(before, key=lambda f: f.start_char) if before else min(owners, key=lambda f: f.start_char)
+        m.name, m.label, m.rule = owner.name, "PERSON", "name_part"
+
+
+def _propagate(doc, mentions: list[Mention], taken: list[tuple[int, int]]) -> list[Mention]:
+    """Untagged repeats of a tagged surface form, as mentions of the same entity (`in Kyiv` missed once)."""
+    by_text: dict[str, Mention] = {}
+    for m in mentions:
+        text = normalise_name(m.text)
+        if len(text) >= 2 and text[0].isupper() and (len(text) >= 3 or text.isupper()):
+            by_text.setdefault(text, m)
+    found = []
+    for text, source in by_text.items():
+        for match in re.finditer(rf"(?<![\w.]){re.escape(text)}(?!\w)", doc.text):
+            span = doc.char_span(match.start(), match.end())
+            if span is None or _overlaps(match.start(), match.end(), taken):
+                continue
+            found.append(_mention(span, source.label, name=source.name, rule="propagated"))
+            taken.append((match.start(), match.end()))
+    return found

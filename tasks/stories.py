@@ -1,0 +1,55 @@
+"""Stories: label near-duplicate documents (wire copies, lightly edited versions) with one story id.
+
+Each document carries a MinHash signature of its word 3-grams (datasketch). A document whose
+estimated Jaccard similarity to an earlier one reaches the threshold joins that document's
+story; otherwise it starts its own story, named after itself. Labels never change once given
+and no document is dropped: rollups count stories with `count(DISTINCT story_id)`.
+"""
+
+from collections.abc import Iterable
+
+import numpy as np
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+NUM_PERM = 64
+SCHEME = "affine32"  # datasketch 2's default hashing: values below 2**32
+SHINGLE = 3
+THRESHOLD = 0.5
+# Near-duplicates are looked for among documents published this many days around a new one.
+WINDOW_DAYS = 7
+
+
+def signature(text: str) -> bytes:
+    """The MinHash signature of a text's lower-cased word 3-grams, as NUM_PERM little-endian uint32."""
+    words = text.casefold().split()
+    shingles = [" ".join(words[i : i + SHINGLE]).encode() for i in range(max(1, len(words) - SHINGLE + 1))]
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash.update_batch(shingles)
+    return minhash.hashvalues.astype("<u4").tobytes()
+
+
+def _minhash(sig: bytes) -> LeanMinHash:
+    return LeanMinHash(seed=1, scheme=SCHEME, hashvalues=np.frombuffer(sig, dtype="<u4").astype(np.uint64))
+
+
+def assign_stories(new: Iterable[tuple[str, bytes]], known: Iterable[tuple[str, str, bytes]]) -> dict[str, str]:
+    """Story ids for new documents (doc_id, signature), in order, given documents already
+    labelled (doc_id, story_id, signature)."""
+    lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
+    stories: dict[str, str] = {}
+    hashes: dict[str, LeanMinHash] = {}
+    for doc_id, story_id, sig in known:
+        hashes[doc_id] = _minhash(sig)
+        stories[doc_id] = story_id
+        lsh.insert(doc_id, hashes[doc_id], check_duplication=False)
+    assigned = {}
+    for doc_id, sig in new:
+        minhash = _minhash(sig)
+        matches = [m for m in lsh.query(minhash) if m != doc_id]
+        scores = {m: minhash.jaccard(hashes[m]) for m in matches}
+        best = max((m for m in scores if scores[m] >= THRESHOLD), key=lambda m: (scores[m], m), default=None)
+        assigned[doc_id] = stories[best] if best is not None else doc_id
+        if doc_id not in hashes:
+            hashes[doc_id], stories[doc_id] = minhash, assigned[doc_id]
+            lsh.insert(doc_id, minhash, check_duplication=False)
+    return assigned

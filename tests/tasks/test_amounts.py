@@ -1,0 +1,40 @@
+import pytest
+
+from tasks.amounts import extract_amounts, parse_value
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "currency"),
+    [
+        ("£100 million", 100_000_000, "GBP"),
+        ("$1.13bn", 1_130_000_000, "USD"),
+        ("US$5m", 5_000_000, "USD"),
+        ("€2.5bn", 2_500_000_000, "EUR"),
+        ("80p", 0.8, "GBP"),
+        ("500 dollars", 500, "USD"),
+        ("1.5 trillion yen", 1.5e12, "JPY"),
+        ("40,000", 40_000, None),
+        ("twenty five million", 25_000_000, None),
+        ("a dozen", 12, None),
+        ("12 per cent", 12, None),
+        ("thousands", None, None),
+    ],
+)
+def test_amounts_parse_value(text, value, currency):
+    found, code = parse_value(text)
+    assert found == pytest.approx(value) if value is not None else found is None
+    assert code == currency
+
+
+def test_amounts_money_counts_and_percentages_from_the_model(nlp):
+    text = (
+        "The UK sent 120 armoured vehicles and 40,000 troops, a number almost 10 times that of before. "
+        "It added £600m, while prices rose 4.5% and a one-off payment was made."
+    )
+    found = {(a.text, a.kind, a.value, a.currency, a.unit) for a in extract_amounts(nlp(text))}
+    assert found == {
+        ("120 armoured vehicles", "count", 120, None, "armoured vehicles"),
+        ("40,000 troops", "count", 40_000, None, "troops"),
+        ("£600m", "money", 600_000_000, "GBP", None),
+        ("4.5%", "percent", 4.5, None, "percent"),
+    }
