@@ -83,35 +83,35 @@ def _quotation(base: int, body: str, open_at: int, close_at: int, *, closed: boo
 
 def extract_quotes(doc, mentions: list[Mention], *, lexicon: Lexicon) -> list[Quote]:
     """The document's direct quotations with speakers, from its parse and its resolved mentions."""
-    quotations = find_quotations(doc.text)
+    body = doc.text  # built anew from the tokens at every access
+    quotations = find_quotations(body)
     quoted = [(q.start_char - 1, q.end_char + 1) for q in quotations]
     quotes: list[Quote] = []
-    previous: tuple[Quotation, Quote | None, int | None] | None = None
+    last: Quotation | None = None  # the quoted span before this one, its quote and its cue
+    last_quote: Quote | None = None
+    last_cue = None
     for q in quotations:
-        text = doc.text[q.start_char : q.end_char]
+        text = body[q.start_char : q.end_char]
         continues = (
-            previous is not None
-            and previous[1] is not None
-            and not previous[0].closed
-            and doc.text[previous[0].end_char : q.start_char].strip() in ("", "“", '"')
+            last_quote is not None and not last.closed and body[last.end_char : q.start_char].strip() in ("", "“", '"')
         )
-        cue = _cue(doc, q, quoted, lexicon, before=not continues)
-        if cue is not None and continues and cue.i == previous[2]:
+        cue = _cue(doc, body, q, quoted, lexicon, before=not continues)
+        if cue is not None and continues and cue == last_cue:
             cue = None  # the attribution of the paragraph this one continues
         if cue is not None:
             speaker, key = _speaker(doc, cue, mentions, quoted, lexicon)
             kind = "continuation" if continues else "partial" if text[:1].islower() else "full"
             quote = Quote(q.start_char, q.end_char, text, speaker, key, cue.text, kind)
         elif continues:
-            before = previous[1]
-            quote = Quote(q.start_char, q.end_char, text, before.speaker, before.speaker_key, None, "continuation")
+            speaker, key = last_quote.speaker, last_quote.speaker_key
+            quote = Quote(q.start_char, q.end_char, text, speaker, key, None, "continuation")
         else:
             quote = None
         if quote is not None and (len(text.split()) < MIN_WORDS[quote.kind] or quote.speaker is None):
             quote = None
         if quote is not None:
             quotes.append(quote)
-        previous = (q, quote, cue.i if cue is not None else None)
+        last, last_quote, last_cue = q, quote, cue
     return quotes
 
 
@@ -119,7 +119,7 @@ def _inside(char: int, spans: list[tuple[int, int]]) -> bool:
     return any(s <= char < e for s, e in spans)
 
 
-def _cue(doc, q: Quotation, quoted: list[tuple[int, int]], lexicon: Lexicon, *, before: bool):
+def _cue(doc, body: str, q: Quotation, quoted: list[tuple[int, int]], lexicon: Lexicon, *, before: bool):
     """The cue verb nearest the quotation, outside any quotation, in the sentences the quotation
     touches, else in the sentence before it when the quotation starts a sentence (`She said ... . "We ...`)."""
     first = doc.char_span(q.start_char, q.start_char + 1, alignment_mode="expand")
@@ -129,8 +129,8 @@ def _cue(doc, q: Quotation, quoted: list[tuple[int, int]], lexicon: Lexicon, *, 
     start, end = first.sent.start, last.sent.end
     if start > 0 and doc[start - 1].text == ":":
         start = doc[start - 1].sent.start  # `He added:` split from the quotation by the parser
-    para_start = doc.text.rfind("\n", 0, q.start_char) + 1
-    para_end = doc.text.find("\n", q.end_char) % (len(doc.text) + 1)
+    para_start = body.rfind("\n", 0, q.start_char) + 1
+    para_end = body.find("\n", q.end_char) % (len(body) + 1)
 
     def cues(tokens) -> list:
         return [
@@ -179,7 +179,7 @@ def _speaker(doc, cue, mentions: list[Mention], quoted, lexicon: Lexicon) -> tup
     if subject is None:
         return None, None
     named = [subject] + [c for c in subject.children if c.dep_ == "appos"]
-    found = next((m for m in map(lambda t: _mention_at(t, mentions), named) if m is not None), None)
+    found = next((m for m in (_mention_at(t, mentions) for t in named) if m is not None), None)
     if found is not None:
         return found.name, found.key
     pronoun = subject.lower_

@@ -133,17 +133,16 @@ def resolve_entities(doc, *, lexicon: Lexicon) -> list[Mention]:
     """The document's entity mentions, each with a canonical name, a label and the rule that decided them."""
     mentions = [_mention(e, e.label_) for e in doc.ents if e.label_ in ENTITY_LABELS]
     taken = [(e.start_char, e.end_char) for e in doc.ents]
-    mentions += _alias_spans(doc, lexicon, taken)
+    body = doc.text  # spaCy builds it anew from the tokens at every access
+    mentions += _alias_spans(doc, body, lexicon, taken)
     for m in mentions:
         m.name = _base_name(m, lexicon)
         known = lexicon.aliases.get(normalise_name(m.text).casefold()) or lexicon.aliases.get(m.name.casefold())
         if known and known != (m.name, m.label):
             m.name, m.label, m.rule = known[0], known[1], "alias"
-        elif known:
-            m.rule = "alias" if m.rule == "alias" else "model"
     _vote_labels([m for m in mentions if m.rule != "alias"])
     _link_name_parts(mentions)
-    mentions += _propagate(doc, mentions, taken)
+    mentions += _propagate(doc, body, mentions, taken)
     return sorted(mentions, key=lambda m: m.start_char)
 
 
@@ -164,11 +163,11 @@ def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
     return any(start < e and s < end for s, e in taken)
 
 
-def _alias_spans(doc, lexicon: Lexicon, taken: list[tuple[int, int]]) -> list[Mention]:
+def _alias_spans(doc, body: str, lexicon: Lexicon, taken: list[tuple[int, int]]) -> list[Mention]:
     """Alias forms in the text that the model left untagged (`Sunday Telegraph`)."""
     pattern = lexicon.form_pattern
     found = []
-    for match in pattern.finditer(doc.text) if pattern else ():
+    for match in pattern.finditer(body) if pattern else ():
         span = doc.char_span(match.start(), match.end())
         if span is None or _overlaps(match.start(), match.end(), taken):
             continue
@@ -199,7 +198,7 @@ def _link_name_parts(mentions: list[Mention]) -> None:
     full = [m for m in mentions if m.label == "PERSON" and len(m.name.split()) >= 2]
     for m in mentions:
         words = m.name.split()
-        if len(words) != 1 or m.rule == "alias" or m in full:
+        if len(words) != 1 or m.rule == "alias":
             continue
         owners = [f for f in full if words[0] in (f.name.split()[0], f.name.split()[-1])]
         if not owners:
@@ -209,19 +208,22 @@ def _link_name_parts(mentions: list[Mention]) -> None:
         m.name, m.label, m.rule = owner.name, "PERSON", "name_part"
 
 
-def _propagate(doc, mentions: list[Mention], taken: list[tuple[int, int]]) -> list[Mention]:
+def _propagate(doc, body: str, mentions: list[Mention], taken: list[tuple[int, int]]) -> list[Mention]:
     """Untagged repeats of a tagged surface form, as mentions of the same entity (`in Kyiv` missed once)."""
     by_text: dict[str, Mention] = {}
     for m in mentions:
         text = normalise_name(m.text)
         if len(text) >= 2 and text[0].isupper() and (len(text) >= 3 or text.isupper()):
             by_text.setdefault(text, m)
+    if not by_text:
+        return []
+    forms = "|".join(re.escape(t) for t in sorted(by_text, key=len, reverse=True))
     found = []
-    for text, source in by_text.items():
-        for match in re.finditer(rf"(?<![\w.]){re.escape(text)}(?!\w)", doc.text):
-            span = doc.char_span(match.start(), match.end())
-            if span is None or _overlaps(match.start(), match.end(), taken):
-                continue
-            found.append(_mention(span, source.label, name=source.name, rule="propagated"))
-            taken.append((match.start(), match.end()))
+    for match in re.finditer(rf"(?<![\w.])(?:{forms})(?!\w)", body):
+        span = doc.char_span(match.start(), match.end())
+        if span is None or _overlaps(match.start(), match.end(), taken):
+            continue
+        source = by_text[match.group()]
+        found.append(_mention(span, source.label, name=source.name, rule="propagated"))
+        taken.append((match.start(), match.end()))
     return found
