@@ -40,6 +40,15 @@ def test_cli_run_rejects_a_missing_input(tmp_path):
     assert "input not found" in result.output
 
 
+def test_cli_run_rejects_a_bad_alias_table_before_any_work(tmp_path):
+    aliases = tmp_path / "aliases.csv"
+    aliases.write_text("alias,label\nThe Beeb,ORG\n")
+    result = runner.invoke(app, ["run", "--aliases", str(aliases), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 2
+    assert "cannot use the alias table" in result.output and "alias,canonical,label" in result.output
+    assert not (tmp_path / "lake").exists()
+
+
 def test_cli_sql_formats(sample_lake):
     lake, _ = sample_lake
     query = "SELECT reason, count(*) AS n FROM rejects GROUP BY reason ORDER BY reason"

@@ -14,6 +14,7 @@ import pytest
 from flows.pipeline import run
 from schemas import TABLES
 from tasks.publish import LakeBusy, lake_lock, lake_tables, read_manifest, read_table
+from tasks.resolve import load_lexicon
 from tests.conftest import SAMPLE, shared
 
 READ_WITHOUT_NEWSLAKE = """
@@ -139,11 +140,14 @@ def test_pipeline_refuses_a_lake_another_run_holds(prefect_server, tmp_path):
 
 def test_pipeline_seed_article_with_tokens(prefect_server, tmp_path):
     seed = shared("seed/nato_article.txt")
-    lake = tmp_path / "lake"
-    result = run(inputs=[str(seed)], lake=str(lake), tokens=True, workers=1)
+    lake, aliases = tmp_path / "lake", tmp_path / "aliases.csv"
+    aliases.write_text("alias,canonical,label\nNato,North Atlantic Alliance,ORG\n")
+    result = run(inputs=[str(seed)], lake=str(lake), tokens=True, aliases=str(aliases), workers=1)
     assert result["documents"] == 1 and result["rejects"] == 0
+    assert result["versions"]["lexicon"] == load_lexicon(str(aliases)).fingerprint != load_lexicon().fingerprint
     entity_daily = {r["name"]: r["mentions"] for r in _frame(lake, "entity_daily").to_dicts()}
     assert entity_daily["Jens Stoltenberg"] == 4 and entity_daily["United Kingdom"] == 5
+    assert entity_daily["North Atlantic Alliance"] == 8 and "NATO" not in entity_daily  # the user's alias wins
     speakers = {r["speaker"]: r["quotes"] for r in _frame(lake, "speaker_daily").to_dicts()}
     assert speakers == {"Jens Stoltenberg": 5, "Boris Johnson": 3, "Volodymyr Zelensky": 1}
     money = _frame(lake, "amounts").filter(pl.col("kind") == "money").row(0, named=True)
