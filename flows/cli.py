@@ -249,6 +249,27 @@ def sql(
 
 
 @app.command()
+def catalog(
+    lake: LakeOption = None,
+    to: Annotated[
+        Path | None,
+        typer.Option("--out", help="DuckDB file to write [default: LAKE/catalog.duckdb]", dir_okay=False),
+    ] = None,
+) -> None:
+    """Write a DuckDB file with a view per table and joined views, for any DuckDB client."""
+    from flows.query import QueryError, write_catalog
+
+    lake_dir = lake or Settings().lake
+    target = to or lake_dir / "catalog.duckdb"
+    try:
+        names = write_catalog(lake_dir, target)
+    except QueryError as exc:
+        raise _fail(str(exc), 2) from None
+    out.print(f"wrote {target} with {len(names)} views: {', '.join(names)}")
+    out.print(f"open it with: duckdb {target}")
+
+
+@app.command()
 def check(lake: LakeOption = None) -> None:
     """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
     from tasks.publish import check_lake, lake_tables
