@@ -57,21 +57,20 @@ def parse_value(text: str) -> tuple[float | None, str | None]:
         if symbol in text:
             currency = code
             break
-    for word in words:
+    for previous, word in zip(["", *words], words, strict=False):
         lower = word.lower()
         if _NUMBER.fullmatch(word):
             value = float(word.replace(",", ""))
         elif lower in NUMBER_WORDS:
             value = (value or 0) + NUMBER_WORDS[lower]
-        elif lower in SCALES and (value is not None or lower == "dozen"):
+        elif lower in SCALES and (value is not None or previous.lower() in ("a", "an")):
+            value = value if value is not None else 1.0  # `a trillion pounds`, `a dozen`
             scale *= SCALES[lower]
         elif lower in WORDS or word in CODES:
             currency = currency or WORDS.get(lower, word)
         elif lower in SUBUNITS and value is not None:
             currency, unit_scale = SUBUNITS[lower]
             scale *= unit_scale
-    if value is None and scale != 1.0:
-        value = 1.0  # `a dozen`, `a million`
     return (value * scale if value is not None else None), currency
 
 

@@ -6,6 +6,7 @@ Each mention records the rule that decided it:
 
 - `model`: the model's span, label and name (without title, leading article or possessive);
 - `alias`: the alias table named it (and fixed its label), or found a span the model missed;
+- `honorific`: the model gave another label to a name after Mr, Mrs, Ms, Miss or Mx;
 - `label_vote`: the same name carries another label more often in the document (ties: the
   label of its first mention);
 - `name_part`: a surname or first name of a full name given elsewhere in the document;
@@ -27,6 +28,8 @@ from pathlib import Path
 ENTITY_LABELS = frozenset(
     {"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"}
 )
+# Titles that only people carry: a name after one is a person's, whatever the model says.
+HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx"})
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"[’']s?$")
 
@@ -152,6 +155,8 @@ def _mention(span, label: str, **resolved) -> Mention:
 
 def _base_name(m: Mention, lexicon: Lexicon) -> str:
     name = normalise_name(m.text)
+    if m.label != "PERSON" and name.split()[0].casefold().rstrip(".") in HONORIFICS and len(name.split()) > 1:
+        m.label, m.rule = "PERSON", "honorific"  # `Mr Ebbers` tagged ORG
     if m.label == "PERSON":
         name = strip_title(name, lexicon.titles)
     elif m.label == "NORP" and len(name) > 3 and name.endswith("s") and not name.endswith("ss"):

@@ -17,7 +17,9 @@ from tasks.amounts import extract_amounts, parse_value
         ("twenty five million", 25_000_000, None),
         ("a dozen", 12, None),
         ("12 per cent", 12, None),
+        ("more than a trillion pounds", 1e12, "GBP"),
         ("thousands", None, None),
+        ("millions of dollars", None, "USD"),
     ],
 )
 def test_amounts_parse_value(text, value, currency):

@@ -60,6 +60,14 @@ def test_resolve_label_vote_follows_the_document_and_untagged_repeats_join():
     ]
 
 
+def test_resolve_honorific_makes_a_person():
+    nlp = ruler(("ORG", "Mr Ebbers"), ("PERSON", "Bernie Ebbers"))
+    assert _resolved(nlp, "Bernie Ebbers denied it. Mr Ebbers left.") == [
+        ("Bernie Ebbers", "PERSON", "Bernie Ebbers", "model"),
+        ("Mr Ebbers", "PERSON", "Bernie Ebbers", "name_part"),
+    ]
+
+
 def test_resolve_label_vote_tie_goes_to_the_first_mention():
     nlp = ruler(("GPE", "Dorset"))
     doc = nlp("Dorset is wet. Dorset spoke.")
