@@ -18,6 +18,7 @@ from uuid import uuid4
 
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, unmapped
+from prefect.artifacts import create_table_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
@@ -147,6 +148,7 @@ def newslake_run(
         record_run(lake=lake, run=run)
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
         shutil.rmtree(staging.parent, ignore_errors=True)
+    _publish_artifacts(run, lake=lake)
     return run
 
 
@@ -240,6 +242,7 @@ def newslake_backfill(
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
         progress.clear()
         shutil.rmtree(staging.parent, ignore_errors=True)
+    _publish_artifacts(run, lake=lake)
     return run | {"days": len(days), "resumed_days": len(days) - len(todo)}
 
 
@@ -270,6 +273,18 @@ def _fresh_staging(lake: Path, run_id: str) -> Path:
     path = root / run_id
     path.mkdir(parents=True)
     return path
+
+
+def _publish_artifacts(run: dict, *, lake: str) -> None:
+    """Show in the Prefect UI what the run did: counts per stage, rows per table, rejects by reason."""
+    stages = ["inputs", "new", "changed", "skipped", "duplicates", "rejects"]
+    create_table_artifact(
+        [{"what": stage, "count": run[stage]} for stage in stages if run.get(stage) is not None]
+        + [{"what": f"rows: {name}", "count": n} for name, n in run["rows"].items()]
+        + [{"what": f"reject: {reason}", "count": n} for reason, n in sorted(run["rejects_by_reason"].items())],
+        key=f"newslake-{run['kind']}",
+        description=f"{run['kind']} {run['run_id']} into {lake}",
+    )
 
 
 def _versions(model: str, aliases: str | None) -> dict[str, str]:

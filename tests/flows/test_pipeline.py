@@ -230,3 +230,17 @@ def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lak
     by_polars = pl.concat(frames, how="diagonal_relaxed").sort("date").collect()
     assert by_polars["skipped"].to_list() == [None, 0]
     assert read_table(lake, TABLES["runs"]).column("kind").to_pylist() == [None, "run"]
+
+
+def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    _, result = sample_lake
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-run"])))
+    mine = [a for a in found if result["run_id"] in (a.description or "")]
+    assert len(mine) == 1 and mine[0].type == "table"
+    rows = {r["what"]: r["count"] for r in json.loads(mine[0].data)}
+    assert rows["inputs"] == 16 and rows["duplicates"] == 2 and rows["reject: language:fr"] == 1
+    assert rows["rows: quotes"] == result["rows"]["quotes"]
