@@ -270,6 +270,27 @@ def catalog(
 
 
 @app.command()
+def report(
+    lake: LakeOption = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day [default: the first]")] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day [default: the last]")] = None,
+    to: Annotated[Path, typer.Option("--out", help="HTML file to write", dir_okay=False)] = Path("report.html"),
+) -> None:
+    """Write one self-contained HTML page of charts and tables over the lake's days."""
+    from flows.query import QueryError
+    from flows.report import write_report
+
+    if start and end and end < start:
+        raise _fail("--end is before --start", 2)
+    lake_dir = lake or Settings().lake
+    try:
+        write_report(lake_dir, to, start=start and start.date(), end=end and end.date())
+    except QueryError as exc:
+        raise _fail(str(exc), 2) from None
+    out.print(f"wrote {to} ({to.stat().st_size / 1e3:,.0f} kB): open it in any browser, offline")
+
+
+@app.command()
 def check(lake: LakeOption = None) -> None:
     """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
     from tasks.publish import check_lake, lake_tables

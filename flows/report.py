@@ -1,0 +1,215 @@
+"""A self-contained HTML report of a lake over a period: charts as inline SVG drawn by
+matplotlib, tables as HTML; nothing to fetch when the page opens."""
+
+import html
+import io
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+
+from flows.query import connect
+
+TOP_ENTITIES = 8
+TOP_PAIRS = 40
+TOP_SPEAKERS = 12
+TOP_AMOUNTS = 15
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+h1 { margin-bottom: 0.2rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9rem; } td, th { padding: 0.25rem 0.6rem; text-align: left; }
+tr:nth-child(even) { background: #f6f6f6; } td.n { text-align: right; } .muted { color: #777; }
+figure { margin: 1rem 0; } svg { max-width: 100%; height: auto; }
+"""
+
+
+def build_report(lake: Path, *, start: date | None = None, end: date | None = None) -> str:
+    """The report of the lake's days from `start` to `end` (default: all), as one HTML page."""
+    con = connect(lake)
+    days = con.sql("SELECT min(date), max(date) FROM documents").fetchall()[0]
+    start, end = start or days[0], end or days[1]
+
+    def frame(query: str) -> pl.DataFrame:
+        params = {"start": start, "end": end} if "$start" in query else None
+        return con.sql(query, params=params).pl()
+
+    in_period = "date BETWEEN $start AND $end"
+    sections = [
+        ("Documents per day and source", _documents(frame(f"SELECT * FROM source_daily WHERE {in_period}"))),
+        ("Top entities over time", _entities(frame(f"SELECT * FROM entity_daily WHERE {in_period}"))),
+        ("Entities found together", _network(frame(f"SELECT * FROM cooccurrence_daily WHERE {in_period}"))),
+        ("Most quoted speakers", _speakers(frame(f"SELECT * FROM quote_context WHERE {in_period}"))),
+        ("Largest amounts of money", _money(frame(f"SELECT * FROM amounts WHERE kind = 'money' AND {in_period}"))),
+        ("Run health", _health(frame(f"SELECT * FROM rejects WHERE {in_period}"), frame("SELECT * FROM runs"))),
+    ]
+    body = "\n".join(
+        f'<section id="{_anchor(title)}"><h2>{title}</h2>\n{content}</section>' for title, content in sections
+    )
+    title = f"newslake report {start} to {end}"
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
+        f'<p class="muted">{html.escape(str(lake.resolve()))}</p>\n{body}</body></html>'
+    )
+
+
+def _anchor(title: str) -> str:
+    return title.lower().replace(" ", "-")
+
+
+def _svg(figure) -> str:
+    """A matplotlib figure as inline SVG, closed afterwards."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    svg = buffer.getvalue()
+    return f"<figure>{svg[svg.index('<svg') :]}</figure>"
+
+
+def _figure(width: float = 10, height: float = 3.5):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, and small
+    return plt.subplots(figsize=(width, height))
+
+
+def _table(frame: pl.DataFrame, numeric: tuple[str, ...] = ()) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="n">{v:,.0f}</td>' if c in numeric and v is not None else f"<td>{html.escape(str(v))}</td>"
+            for c, v in zip(frame.columns, row, strict=True)
+        )
+        + "</tr>"
+        for row in frame.iter_rows()
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _empty(what: str) -> str:
+    return f'<p class="muted">No {what} in this period.</p>'
+
+
+def _documents(daily: pl.DataFrame) -> str:
+    if daily.is_empty():
+        return _empty("documents")
+    wide = (
+        daily.pivot(on="source", index="date", values="documents", aggregate_function="sum").sort("date").fill_null(0)
+    )
+    figure, axes = _figure()
+    bottom = [0] * wide.height
+    labels = [str(d) for d in wide["date"]]
+    for source in wide.columns[1:]:
+        axes.bar(labels, wide[source], bottom=bottom, label=source)
+        bottom = [b + v for b, v in zip(bottom, wide[source], strict=True)]
+    axes.set_ylabel("unique documents")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(fontsize="small")
+    axes.tick_params(axis="x", labelrotation=45, labelsize="small")
+    totals = daily.group_by("source").agg(pl.col("documents", "duplicates", "words", "mentions").sum()).sort("source")
+    return _svg(figure) + _table(totals, ("documents", "duplicates", "words", "mentions"))
+
+
+def _entities(daily: pl.DataFrame) -> str:
+    if daily.is_empty():
+        return _empty("entities")
+    top = daily.group_by("entity_key").agg(pl.col("mentions").sum(), pl.col("name").first())
+    top = top.sort("mentions", "entity_key", descending=[True, False]).head(TOP_ENTITIES)
+    figure, axes = _figure()
+    for key, name in top.select("entity_key", "name").iter_rows():
+        series = daily.filter(pl.col("entity_key") == key).sort("date")
+        axes.plot(series["date"].to_list(), series["mentions"].to_list(), marker="o", label=name)
+    axes.set_ylabel("mentions per day")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.legend(fontsize="small", ncol=2)
+    axes.tick_params(axis="x", labelrotation=45, labelsize="small")
+    return _svg(figure)
+
+
+def _network(pairs: pl.DataFrame) -> str:
+    if pairs.is_empty():
+        return _empty("entities found together")
+    import networkx as nx
+
+    strongest = (
+        pairs.group_by("entity_key", "other_key")
+        .agg(pl.col("name").first(), pl.col("other_name").first(), pl.col("documents").sum())
+        .sort("documents", "entity_key", "other_key", descending=[True, False, False])
+        .head(TOP_PAIRS)
+    )
+    graph = nx.Graph()
+    for row in strongest.iter_rows(named=True):
+        graph.add_edge(row["name"], row["other_name"], weight=row["documents"])
+    layout = nx.spring_layout(graph, seed=1, weight="weight", k=2 / len(graph) ** 0.5)
+    figure, axes = _figure(10, 7)
+    widths = [0.5 + graph[a][b]["weight"] for a, b in graph.edges]
+    nx.draw_networkx_edges(graph, layout, ax=axes, width=widths, alpha=0.4)
+    nx.draw_networkx_nodes(graph, layout, ax=axes, node_size=[80 + 40 * graph.degree(n) for n in graph], alpha=0.8)
+    nx.draw_networkx_labels(graph, layout, ax=axes, font_size=8)
+    axes.set_axis_off()
+    return (
+        _svg(figure)
+        + f'<p class="muted">The {strongest.height} pairs found in the most documents; line width: documents.</p>'
+    )
+
+
+def _speakers(quotes: pl.DataFrame) -> str:
+    quotes = quotes.filter(pl.col("speaker_key").is_not_null())
+    if quotes.is_empty():
+        return _empty("quotes")
+    top = (
+        quotes.group_by("speaker_key")
+        .agg(
+            pl.col("speaker").first(),
+            pl.len().alias("quotes"),
+            pl.col("text").sort_by(pl.col("text").str.len_chars(), descending=True).first().alias("sample quote"),
+            pl.col("title").first().alias("in"),
+        )
+        .sort("quotes", "speaker_key", descending=[True, False])
+        .head(TOP_SPEAKERS)
+    )
+    figure, axes = _figure(10, 0.4 * top.height + 1)
+    axes.barh(top["speaker"].to_list()[::-1], top["quotes"].to_list()[::-1])
+    axes.set_xlabel("quotes")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    return _svg(figure) + _table(top.select("speaker", "quotes", "sample quote", "in"), ("quotes",))
+
+
+def _money(amounts: pl.DataFrame) -> str:
+    amounts = amounts.filter(pl.col("value").is_not_null())
+    if amounts.is_empty():
+        return _empty("amounts of money")
+    top = amounts.sort("value", descending=True).head(TOP_AMOUNTS).select("text", "value", "currency", "date")
+    note = '<p class="muted">Values in their own currency, not converted.</p>'
+    return _table(top, ("value",)) + note
+
+
+def _health(rejects: pl.DataFrame, runs: pl.DataFrame) -> str:
+    runs = runs.sort("started_at", descending=True).head(10)
+    table = _table(
+        runs.select("run_id", "kind", "inputs", "new", "changed", "skipped", "duplicates", "rejects"),
+        ("inputs", "new", "changed", "skipped", "duplicates", "rejects"),
+    )
+    if rejects.is_empty():
+        return _empty("rejects") + table
+    reasons = rejects.group_by("reason").len("rejects").sort("rejects", "reason", descending=[True, False])
+    figure, axes = _figure(10, 0.4 * reasons.height + 1)
+    axes.barh(reasons["reason"].to_list()[::-1], reasons["rejects"].to_list()[::-1], color="#c44")
+    axes.set_xlabel("rejected inputs")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    return _svg(figure) + table
+
+
+def write_report(lake: Path, out: Path, *, start: date | None = None, end: date | None = None) -> Path:
+    """Write the report beside `out` and rename it into place."""
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(build_report(lake, start=start, end=end), encoding="utf-8")
+    tmp.replace(out)
+    return out
