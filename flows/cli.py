@@ -39,6 +39,10 @@ def run(
     tokens: Annotated[bool, typer.Option("--tokens", help="also write the tokens table")] = False,
     model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
     aliases: AliasesOption = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="also write the HTML report (as `newslake report`) there", dir_okay=False),
+    ] = None,
     language: Annotated[
         list[str] | None, typer.Option(help="language to keep (repeat); 'all' keeps every language [default: en]")
     ] = None,
@@ -70,11 +74,14 @@ def run(
         tokens=tokens,
         model=model or settings.model,
         aliases=_aliases(aliases or settings.aliases),
+        report=str(report.resolve()) if report else None,
         languages=None if "all" in languages else languages,
         min_words=min_words or settings.min_words,
         batch_size=batch_size or settings.batch_size,
     )
     _print_summary(result)
+    if report:
+        out.print(f"report: {report}")
 
 
 def _aliases(path: Path | None) -> str | None:

@@ -18,10 +18,11 @@ from uuid import uuid4
 
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
+from flows.report import write_report
 from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
 from tasks.annotate import annotate_batch, default_model
@@ -49,6 +50,7 @@ def newslake_run(
     tokens: bool = False,
     model: str | None = None,
     aliases: str | None = None,
+    report: str | None = None,
     languages: list[str] | None = ["en"],  # noqa: B006
     min_words: int = 20,
     batch_size: int = 250,
@@ -129,6 +131,7 @@ def newslake_run(
                 tokens=tokens,
                 model=model,
                 aliases=aliases,
+                report=report,
                 languages=languages,
                 min_words=min_words,
                 batch_size=batch_size,
@@ -148,7 +151,9 @@ def newslake_run(
         record_run(lake=lake, run=run)
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
         shutil.rmtree(staging.parent, ignore_errors=True)
-    _publish_artifacts(run, lake=lake)
+        if report:
+            write_report(Path(lake), Path(report))
+    _publish_artifacts(run, lake=lake, report=report)
     return run
 
 
@@ -275,8 +280,9 @@ def _fresh_staging(lake: Path, run_id: str) -> Path:
     return path
 
 
-def _publish_artifacts(run: dict, *, lake: str) -> None:
-    """Show in the Prefect UI what the run did: counts per stage, rows per table, rejects by reason."""
+def _publish_artifacts(run: dict, *, lake: str, report: str | None = None) -> None:
+    """Show in the Prefect UI what the run did: counts per stage, rows per table, rejects by
+    reason, and a link to the report the run wrote."""
     stages = ["inputs", "new", "changed", "skipped", "duplicates", "rejects"]
     create_table_artifact(
         [{"what": stage, "count": run[stage]} for stage in stages if run.get(stage) is not None]
@@ -285,6 +291,9 @@ def _publish_artifacts(run: dict, *, lake: str) -> None:
         key=f"newslake-{run['kind']}",
         description=f"{run['kind']} {run['run_id']} into {lake}",
     )
+    if report:
+        uri = Path(report).resolve().as_uri()
+        create_link_artifact(uri, link_text=f"report after {run['run_id']}", key="newslake-report")
 
 
 def _versions(model: str, aliases: str | None) -> dict[str, str]:

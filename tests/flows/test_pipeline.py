@@ -10,6 +10,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows.pipeline import run
 from schemas import TABLES
@@ -121,8 +123,13 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_serv
     )
     river = inbox / "river-cleanup.txt"
     river.write_text(river.read_text().replace("six hours.", "six  hours. \n"))  # new bytes, same text
-    third = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    report = tmp_path / "report.html"
+    third = run(inputs=[str(inbox)], lake=str(lake), workers=1, report=str(report))
     assert (third["new"], third["changed"], third["skipped"]) == (1, 1, 12)
+    assert "Joanna Whitfield" in report.read_text() and "Margaret Ellison" not in report.read_text()
+    with get_client(sync_client=True) as client:
+        links = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-report"])))
+    assert any(f"({report.as_uri()})" in a.data for a in links)
     documents = _frame(lake, "documents")
     assert documents.height == 14 and documents["doc_id"].n_unique() == 14
     people = set(_frame(lake, "mentions").filter(pl.col("label") == "PERSON")["text"])
@@ -233,9 +240,6 @@ def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lak
 
 
 def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     _, result = sample_lake
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-run"])))
