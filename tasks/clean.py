@@ -133,11 +133,17 @@ def parse_published(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+# Characters read to identify a language: about 150 words, as sure as 3,000 characters on news
+# at a third of the cost (the same answer for all 2,225 BBC articles, and for 1,223 of 1,224
+# news pages of the L3S corpus; the other, Nigerian Pidgin, is read as Bikol: not English either way).
+LANGUAGE_SAMPLE = 1000
+
+
 def identify_language(text: str) -> str:
-    """ISO 639-1 code of the text's language (py3langid, on its first few thousand characters)."""
+    """ISO 639-1 code of the text's language (py3langid, on its first LANGUAGE_SAMPLE characters)."""
     import py3langid
 
-    return py3langid.classify(text[:3000])[0]
+    return py3langid.classify(text[:LANGUAGE_SAMPLE])[0]
 
 
 def clean(

@@ -6,6 +6,7 @@ story; otherwise it starts its own story, named after itself. Labels never chang
 and no document is dropped: rollups count stories with `count(DISTINCT story_id)`.
 """
 
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,13 +18,20 @@ SHINGLE = 3
 THRESHOLD = 0.5
 # Near-duplicates are looked for among documents published this many days around a new one.
 WINDOW_DAYS = 7
+# One set of permutations for every signature (datasketch would draw the same ones per document).
+_PERMUTATIONS = MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
 
 
 def signature(text: str) -> bytes:
-    """The MinHash signature of a text's lower-cased word 3-grams, as NUM_PERM little-endian uint32."""
+    """The MinHash signature of a text's lower-cased word 3-grams, as NUM_PERM little-endian uint32.
+
+    Shingles are hashed with CRC-32 (in C, stable everywhere; datasketch mixes the value before
+    permuting it): twice as fast as datasketch's default SHA-1, and the same 2,056 stories on
+    the BBC corpus (2,223 of 2,225 labels identical).
+    """
     words = text.casefold().split()
     shingles = [" ".join(words[i : i + SHINGLE]).encode() for i in range(max(1, len(words) - SHINGLE + 1))]
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashfunc=zlib.crc32, permutations=_PERMUTATIONS)
     minhash.update_batch(shingles)
     return minhash.hashvalues.astype("<u4").tobytes()
 
