@@ -95,7 +95,12 @@ def newslake_run(
             min_words=unmapped(min_words),
         ).result()
         deduped = deduplicate(
-            [c.documents for c in cleaned], lake=lake, staging=str(staging), run_id=run_id, day=started.date()
+            [c.documents for c in cleaned],
+            lake=lake,
+            staging=str(staging),
+            run_id=run_id,
+            day=started.date(),
+            batch_size=batch_size,
         )
         logger.info(
             f"cleaned: {deduped.new} new and {deduped.changed} changed documents ({deduped.duplicates} duplicates),"

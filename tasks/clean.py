@@ -290,6 +290,24 @@ def _story_neighbours(lake: Path, days: list[date]) -> list[tuple[str, str, byte
     return [(r["doc_id"], r["story_id"] or r["doc_id"], r["minhash"]) for r in found if r["minhash"] is not None]
 
 
+def task_sizes(n: int, batch_size: int, smallest: int = 16) -> list[int]:
+    """How many documents each annotation task gets: whole batches first, then the last two
+    batches' worth in halves of what is left (down to about `smallest`), so that the workers run out
+    of work together instead of one finishing a whole batch alone while the others wait."""
+    sizes, rest = [], n
+    while rest:
+        if rest > 2 * batch_size:
+            size = batch_size
+        elif rest < 2 * smallest:
+            size = rest
+        else:
+            size = -(-rest // 2)
+        size = min(size, batch_size)
+        sizes.append(size)
+        rest -= size
+    return sizes
+
+
 @dataclass(frozen=True)
 class DedupOutput:
     """The staged batches of documents to publish (new or changed, with dup_of set) and counts.
@@ -307,62 +325,55 @@ class DedupOutput:
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: date) -> DedupOutput:
-    """Drop what the lake already holds and mark exact duplicates across batches and the lake.
+def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: date, batch_size: int) -> DedupOutput:
+    """Drop what the lake already holds, mark exact duplicates across batches and the lake, label
+    stories, and stage the documents again in batches for annotation (see `task_sizes`).
 
     A record whose doc_id already came earlier in this run is the same record delivered
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
-    batches = [pq.read_table(p) for p in paths]
+    cleaned = pa.concat_tables([pq.read_table(p) for p in paths]) if paths else CLEANED.empty_table()
     known = read_table(Path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
     held = {r["doc_id"]: r["content_hash"] for r in known}
-    changed = {
-        doc_id
-        for b in batches
-        for doc_id, content_hash in zip(
-            b.column("doc_id").to_pylist(), b.column("content_hash").to_pylist(), strict=True
-        )
-        if held.get(doc_id, content_hash) != content_hash
-    }
+    ids, hashes = cleaned.column("doc_id").to_pylist(), cleaned.column("content_hash").to_pylist()
+    changed = {i for i, h in zip(ids, hashes, strict=True) if held.get(i, h) != h}
     first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in changed}
     seen_ids: set[str] = set()
     rejects: list[Reject] = []
     counts = Counter()
-    kept: list[tuple[str, pa.Table]] = []
-    for path, batch in zip(paths, batches, strict=True):
-        keep = []
-        for row in batch.select(["doc_id", "content_hash", "source", "origin", "text"]).to_pylist():
-            doc_id = row["doc_id"]
-            if doc_id in seen_ids:
-                detail = f"doc_id {doc_id} already read earlier in this run"
-                rejects.append(Reject(row["source"], row["origin"], "duplicate_id", detail, row["text"]))
-                status = "rejected"
-            elif held.get(doc_id) == row["content_hash"]:
-                status = "skipped"
-            else:
-                status = "changed" if doc_id in held else "new"
-            seen_ids.add(doc_id)
-            counts[status] += 1
-            keep.append(status in ("new", "changed"))
-        marked, first_seen = mark_duplicates(batch.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
-        if len(marked):
-            kept.append((path, marked))
-        counts["duplicates"] += len(marked) - marked.column("dup_of").null_count
+    keep = []
+    for row, (doc_id, content_hash) in enumerate(zip(ids, hashes, strict=True)):
+        if doc_id in seen_ids:
+            record = cleaned.slice(row, 1).select(["source", "origin", "text"]).to_pylist()[0]
+            detail = f"doc_id {doc_id} already read earlier in this run"
+            rejects.append(Reject(record["source"], record["origin"], "duplicate_id", detail, record["text"]))
+            status = "rejected"
+        elif held.get(doc_id) == content_hash:
+            status = "skipped"
+        else:
+            status = "changed" if doc_id in held else "new"
+        seen_ids.add(doc_id)
+        counts[status] += 1
+        keep.append(status in ("new", "changed"))
+    documents, _ = mark_duplicates(cleaned.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
+    counts["duplicates"] = len(documents) - documents.column("dup_of").null_count
     stories = assign_stories(
-        ((r["doc_id"], r["minhash"]) for _, marked in kept for r in marked.select(["doc_id", "minhash"]).to_pylist()),
-        _story_neighbours(Path(lake), [day for _, marked in kept for day in marked.column("date").to_pylist()]),
+        zip(documents.column("doc_id").to_pylist(), documents.column("minhash").to_pylist(), strict=True),
+        _story_neighbours(Path(lake), documents.column("date").unique().to_pylist()),
     )
-    kept_paths = []
-    for path, marked in kept:
-        index = marked.schema.get_field_index("story_id")
-        labels = pa.array([stories[d] for d in marked.column("doc_id").to_pylist()], pa.string())
-        labelled = marked.set_column(index, marked.schema.field(index), labels)
-        pq.write_table(labelled, path)
-        kept_paths.append(path)
+    index = documents.schema.get_field_index("story_id")
+    labels = pa.array([stories[d] for d in documents.column("doc_id").to_pylist()], pa.string())
+    documents = documents.set_column(index, documents.schema.field(index), labels)
+    staged, start = [], 0
+    for n, size in enumerate(task_sizes(len(documents), batch_size)):
+        path = Path(staging) / f"documents-{n:04d}.parquet"
+        pq.write_table(documents.slice(start, size), path)
+        staged.append(str(path))
+        start += size
     rejects_path = Path(staging) / "rejects-dedup.parquet"
     pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
     return DedupOutput(
-        kept_paths,
+        staged,
         str(rejects_path),
         counts["new"],
         counts["changed"],

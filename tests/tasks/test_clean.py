@@ -12,6 +12,7 @@ from tasks.clean import (
     normalise_text,
     parse_published,
     split_title,
+    task_sizes,
 )
 from tasks.ingest import to_raw_table
 
@@ -138,3 +139,16 @@ def test_clean_file_kinds_give_titles(kind):
     doc = clean(_raw(payload, kind=kind), run_id="r", ingested_at=NOW).documents.to_pylist()[0]
     assert doc["title"] == "Budget passed"
     assert doc["text"].startswith("The council approved")
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(0, 250), (13, 250), (100, 250), (2089, 250), (13, 2), (40, 7)])
+def test_clean_task_sizes_give_every_document_once_and_end_with_smaller_tasks(n, batch_size):
+    sizes = task_sizes(n, batch_size)
+    assert sum(sizes) == n and all(0 < size <= batch_size for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # whole batches first, the small ones last
+
+
+def test_clean_task_sizes_split_the_last_batches_so_that_workers_finish_together():
+    assert task_sizes(2089, 250) == [250] * 7 + [170, 85, 42, 21, 21]
+    assert task_sizes(100, 250) == [50, 25, 25]  # two workers or more get work from a small run
+    assert task_sizes(20, 250) == [20]  # a task below about 16 documents is not worth its cost
