@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from flows.prefect_api import prefect_api
 from flows.settings import Settings
 
 app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet lake out.", no_args_is_help=True)
@@ -55,30 +56,32 @@ def run(
     _quiet_prefect(verbose)
     settings = Settings()
     inputs = inputs or ["data/sample"]
-    from tasks.ingest import missing_inputs
+    with prefect_api():  # the local server boots while the arguments are checked and the flows imported
+        from tasks.ingest import missing_inputs
 
-    if missing := missing_inputs(inputs):
-        raise _fail(f"input not found: {', '.join(missing)} (give files, directories or globs)", 2)
-    languages = language or settings.languages
-    from flows.pipeline import run as run_flow
+        if missing := missing_inputs(inputs):
+            raise _fail(f"input not found: {', '.join(missing)} (give files, directories or globs)", 2)
+        languages = language or settings.languages
+        alias_table = _aliases(aliases or settings.aliases)
+        lake_dir = lake or settings.lake
+        err.print(f"newslake: processing {', '.join(inputs)} into {lake_dir} ...")
+        from flows.pipeline import run as run_flow
 
-    lake_dir = lake or settings.lake
-    err.print(f"newslake: processing {', '.join(inputs)} into {lake_dir} ...")
-    result = _call_flow(
-        "run",
-        run_flow,
-        workers=workers or settings.workers,
-        inputs=inputs,
-        lake=str(lake_dir),
-        source=source,
-        tokens=tokens,
-        model=model or settings.model,
-        aliases=_aliases(aliases or settings.aliases),
-        report=str(report.resolve()) if report else None,
-        languages=None if "all" in languages else languages,
-        min_words=min_words or settings.min_words,
-        batch_size=batch_size or settings.batch_size,
-    )
+        result = _call_flow(
+            "run",
+            run_flow,
+            workers=workers or settings.workers,
+            inputs=inputs,
+            lake=str(lake_dir),
+            source=source,
+            tokens=tokens,
+            model=model or settings.model,
+            aliases=alias_table,
+            report=str(report.resolve()) if report else None,
+            languages=None if "all" in languages else languages,
+            min_words=min_words or settings.min_words,
+            batch_size=batch_size or settings.batch_size,
+        )
     _print_summary(result)
     if report:
         out.print(f"report: {report}")
@@ -168,22 +171,24 @@ def backfill(
     if end < start:
         raise _fail("--end is before --start", 2)
     settings = Settings()
-    from flows.pipeline import backfill as backfill_flow
-
+    alias_table = _aliases(aliases or settings.aliases)
     lake_dir = lake or settings.lake
     err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")
-    result = _call_flow(
-        "backfill",
-        backfill_flow,
-        workers=concurrency or settings.workers,
-        start=start.date(),
-        end=end.date(),
-        lake=str(lake_dir),
-        tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
-        model=model or settings.model,
-        aliases=_aliases(aliases or settings.aliases),
-        batch_size=batch_size or settings.batch_size,
-    )
+    with prefect_api():  # the server boots while the flows are imported
+        from flows.pipeline import backfill as backfill_flow
+
+        result = _call_flow(
+            "backfill",
+            backfill_flow,
+            workers=concurrency or settings.workers,
+            start=start.date(),
+            end=end.date(),
+            lake=str(lake_dir),
+            tables=[t.strip() for value in tables or [] for t in value.split(",")] or None,
+            model=model or settings.model,
+            aliases=alias_table,
+            batch_size=batch_size or settings.batch_size,
+        )
     resumed = f", {result['resumed_days']} already done by an earlier attempt" if result["resumed_days"] else ""
     out.print(f"backfill {result['run_id']}: {result['days']} days, {result['documents']} documents{resumed}")
     out.print("rows recomputed: " + ", ".join(f"{name} {n:,}" for name, n in result["rows"].items()))

@@ -9,8 +9,7 @@ import json
 import platform
 import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -22,6 +21,7 @@ from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
 
+from flows.prefect_api import prefect_api, wait_until_ready
 from flows.report import write_report
 from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
@@ -325,42 +325,15 @@ def _json(**values) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-@contextmanager
-def prefect_api() -> Iterator[None]:
-    """Make sure one Prefect API serves the flow and its worker processes.
-
-    With PREFECT_API_URL set, that server is used. Otherwise one temporary local server is
-    started for the whole run (each worker process would start its own otherwise), its logs
-    are flushed and it is stopped at the end.
-    """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    if PREFECT_API_URL.value():
-        yield
-        return
-    from prefect.logging.handlers import APILogWorker
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server = SubprocessASGIServer()
-    server.start()
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            try:
-                yield
-            finally:
-                APILogWorker.drain_all(timeout=5)
-    finally:
-        server.stop()
-
-
 def _call(flow_fn, workers: int | None, parameters: dict) -> dict:
     with prefect_api():
+        wait_until_ready()
         runner = ProcessPoolTaskRunner(max_workers=workers) if workers else ProcessPoolTaskRunner()
         return flow_fn.with_options(task_runner=runner)(**parameters)
 
 
 def run(*, workers: int | None = None, **parameters) -> dict:
-    """Run `newslake_run` from Python with `workers` processes on a Prefect API (see `prefect_api`)."""
+    """Run `newslake_run` from Python with `workers` processes on a Prefect API (see `flows.prefect_api`)."""
     return _call(newslake_run, workers, parameters)
 
 

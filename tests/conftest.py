@@ -24,7 +24,7 @@ def shared(relative: str) -> Path:
 
 def newslake(*args: str, **popen) -> subprocess.Popen:
     """The newslake command in a process group of its own, as a user starts it: on its own
-    temporary Prefect server, not the tests' one. Output is piped unless `popen` says otherwise."""
+    local Prefect server, not the tests' one. Output is piped unless `popen` says otherwise."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", *args],

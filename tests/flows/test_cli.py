@@ -13,7 +13,7 @@ runner = CliRunner()
 
 
 def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_path):
-    """The real command on its default temporary Prefect server: a summary and no tracebacks;
+    """The real command on its own local Prefect server: a summary and no tracebacks;
     run again on the same inputs, it finds everything in the lake and annotates nothing."""
 
     def newslake_run() -> subprocess.CompletedProcess:

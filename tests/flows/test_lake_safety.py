@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from datetime import date
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -33,17 +34,40 @@ def _content(lake, *ignored: str) -> dict[str, list]:
 
 
 def _kill_when(process: subprocess.Popen, seen) -> bool:
-    """SIGKILL the command and every process it started (its Prefect server, its workers) as
-    soon as `seen()` is true, as a crash of the machine would; False when it ended first."""
+    """SIGKILL the command and its worker processes as soon as `seen()` is true, as a crash
+    would; False when it ended first. The Prefect server it started must then stop by itself."""
     deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if seen():
+            servers = _children(process.pid, "prefect")
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            _assert_ended(servers)
             return True
         time.sleep(0.002)
     process.wait()
     return False
+
+
+def _children(pid: int, word: str) -> list[int]:
+    """The child processes of `pid` whose command line holds `word`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and word in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _assert_ended(pids: list[int], within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while (alive := [p for p in pids if Path(f"/proc/{p}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"processes {alive} outlived the command that started them"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,121 @@
+"""The Prefect API that newslake's flows report to: PREFECT_API_URL when it is set, otherwise a
+local Prefect server started for as long as one command needs it.
+
+The server is the public `prefect server start`, started as early as possible: it boots (about
+4 s) while newslake imports its flows. It stops with the command, even when the command is
+killed (Linux asks the kernel to end it with its parent).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+_started: dict[str, subprocess.Popen] = {}  # servers this process started and has not waited for
+
+
+@contextmanager
+def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Iterator[str]:
+    """Make sure a Prefect API serves this process and the worker processes it starts; yields its URL.
+
+    Without PREFECT_API_URL, a local server is started, keeping its database in `database`
+    (default: Prefect's own, in PREFECT_HOME) and running the scheduler only when asked for.
+    Nested uses share the outer one's server. Flow runs wait for it with `wait_until_ready`.
+    """
+    from prefect.context import refresh_global_settings_context
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    if url := PREFECT_API_URL.value():
+        yield url
+        return
+    server, url = _start(database, scheduler=scheduler)
+    # Worker processes read the environment; Prefect's own threads read its global settings.
+    os.environ["PREFECT_API_URL"] = url
+    refresh_global_settings_context()
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            try:
+                yield url
+            finally:
+                _drain_logs()
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        refresh_global_settings_context()
+        _started.pop(url, None)
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_until_ready(timeout: float = 120) -> None:
+    """Wait until the local server this process started answers (nothing to wait for otherwise)."""
+    for url, server in list(_started.items()):
+        deadline = time.monotonic() + timeout
+        while not _healthy(url):
+            if server.poll() is not None:
+                raise RuntimeError(
+                    f"the local Prefect server exited with code {server.returncode}; "
+                    "run `prefect server start` to see why"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect server did not answer at {url} within {timeout:.0f}s")
+            time.sleep(0.1)
+        del _started[url]
+
+
+def _start(database: Path | None, *, scheduler: bool) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--no-ui", "--analytics-off", "--log-level", "WARNING"]
+    command += [] if scheduler else ["--no-services"]
+    env = dict(os.environ)
+    if database is not None:
+        database.mkdir(parents=True, exist_ok=True)
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{database / 'prefect.db'}"
+    server = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C reaches newslake, which then stops the server in order
+        preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    _started[url] = server
+    return server, url
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop_with_parent() -> None:
+    """In the server's process: ask Linux for SIGTERM when newslake dies, even by SIGKILL."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _drain_logs() -> None:
+    """Send the log lines still queued to the server before it stops (a flow ran only if
+    Prefect's logging was loaded)."""
+    if "prefect.logging.handlers" in sys.modules:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=5)
