@@ -37,27 +37,27 @@ def cooccurrence_daily(entities: pa.Table, documents: pa.Table) -> pa.Table:
     """Pairs of entities found in the same document, per day: documents and distinct stories.
 
     Each pair appears once, with `entity_key` < `other_key`. `entities` needs doc_id,
-    entity_key, name and date; `documents` needs doc_id and story_id. The self-join runs on
-    integer codes: a day of tens of thousands of documents makes millions of pairs.
+    entity_key, name and date; `documents` needs doc_id and story_id. A day of tens of
+    thousands of documents makes millions of pairs: the self-join runs on integer codes, in
+    Polars' streaming engine, and a document holds each pair once (entities are unique per
+    document), so documents are counted, not made unique.
     """
-    ents = pl.from_arrow(entities).select("date", "doc_id", "entity_key", "name")
+    ents = pl.from_arrow(entities).lazy().select("date", "doc_id", "entity_key", "name")
     keys = ents.group_by("entity_key").agg(pl.col("name").mode().sort().first()).sort("entity_key").with_row_index("k")
-    stories = pl.from_arrow(documents).select("doc_id", pl.coalesce("story_id", "doc_id").alias("story_id"))
+    stories = pl.from_arrow(documents).lazy().select("doc_id", "story_id")
     docs = (
         ents.select("doc_id")
         .unique()
         .join(stories, on="doc_id", how="left")
-        .with_columns(pl.coalesce("story_id", "doc_id").rank("dense").alias("s"))
+        .select("doc_id", pl.coalesce("story_id", "doc_id").rank("dense").alias("s"))
         .with_row_index("d")
-        .select("doc_id", "d", "s")
     )
     slim = (
         ents.join(keys.select("entity_key", "k"), on="entity_key").join(docs, on="doc_id").select("date", "d", "s", "k")
     )
     pairs = slim.join(slim.select("d", pl.col("k").alias("other")), on="d").filter(pl.col("k") < pl.col("other"))
     counted = pairs.group_by("date", "k", "other").agg(
-        pl.col("d").n_unique().cast(pl.Int64).alias("documents"),
-        pl.col("s").n_unique().cast(pl.Int64).alias("stories"),
+        pl.len().cast(pl.Int64).alias("documents"), pl.col("s").n_unique().cast(pl.Int64).alias("stories")
     )
     named = keys.select("k", "entity_key", "name")
     result = (
@@ -66,7 +66,7 @@ def cooccurrence_daily(entities: pa.Table, documents: pa.Table) -> pa.Table:
         .select("date", "entity_key", "other_key", "name", "other_name", "documents", "stories")
         .sort("date", "documents", "entity_key", "other_key", descending=[False, True, False, False])
     )
-    return result.to_arrow()
+    return result.collect(engine="streaming").to_arrow()
 
 
 def speaker_daily(quotes: pa.Table) -> pa.Table:

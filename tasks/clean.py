@@ -372,6 +372,10 @@ def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: 
         start += size
     rejects_path = Path(staging) / "rejects-dedup.parquet"
     pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
+    del cleaned, documents
+    # This process then waits for minutes while others annotate: give the run's documents back
+    # (Arrow's allocator keeps freed memory otherwise: 65 MB of 90 on three copies of the BBC).
+    pa.default_memory_pool().release_unused()
     return DedupOutput(
         staged,
         str(rejects_path),
