@@ -3,7 +3,8 @@
 Runs, in one sitting on one corpus (default ../shared/corpora/bbc):
   (a) `newslake run` into a fresh lake, cold start included;
   (b) a plain spaCy script: the same model and components, `nlp.pipe` with the same number of
-      processes over the same cleaned, deduplicated texts, doing nothing with the results;
+      processes over the same cleaned, deduplicated texts, doing nothing with the results,
+      and (b') the same with the lemmatizer, which newslake runs only for `--tokens`;
   (c) a naive baseline: one process, default batch size, every component;
   (d) `newslake run` again on the unchanged input.
 Prints words per second, the ratios (a)/(b) and (a)/(c), and the peak RSS of each process tree.
@@ -145,6 +146,8 @@ def main() -> None:
         same = [model, str(args.workers), json.dumps(excluded_components(lemmas=False)), str(PIPE_BATCH_SIZE)]
         plain = [sys.executable, "-c", PLAIN_SPACY, *same, str(texts_path)]
         results["(b) plain spaCy, same work"] = measure(plain)
+        with_lemmas = [sys.executable, "-c", PLAIN_SPACY, model, str(args.workers), "[]", str(PIPE_BATCH_SIZE)]
+        results["(b') plain spaCy with the lemmatizer too"] = measure([*with_lemmas, str(texts_path)])
         if not args.skip_naive:
             naive = [sys.executable, "-c", PLAIN_SPACY, model, "1", "[]", "default", str(texts_path)]
             results["(c) naive: 1 process, all components"] = measure(naive)
@@ -160,6 +163,8 @@ def main() -> None:
         print(f"{name:45} {seconds:8.1f} {rate:>9} {rss / 2**30:8.2f}G")
     a, b = results["(a) newslake run"][0], results["(b) plain spaCy, same work"][0]
     print(f"throughput (a)/(b): {b / a:.2f} of plain spaCy")
+    lemmas = results["(b') plain spaCy with the lemmatizer too"][0]
+    print(f"the lemmatizer (run only for --tokens) makes plain spaCy {lemmas / b - 1:.0%} slower")
     if "(c) naive: 1 process, all components" in results:
         print(f"throughput (a)/(c): {results['(c) naive: 1 process, all components'][0] / a:.2f}x the naive baseline")
     print(f"re-run (d)/(a): {results['(d) newslake run again, unchanged input'][0] / a:.1%} of the first run's time")
