@@ -143,14 +143,18 @@ def main() -> None:
         texts_path.write_text("".join(json.dumps(t) + "\n" for t in texts))
         lake = Path(tmp) / "lake"
         results["(a) newslake run"] = newslake(corpus, lake, args.workers)
-        same = [model, str(args.workers), json.dumps(excluded_components(lemmas=False)), str(PIPE_BATCH_SIZE)]
-        plain = [sys.executable, "-c", PLAIN_SPACY, *same, str(texts_path)]
-        results["(b) plain spaCy, same work"] = measure(plain)
-        with_lemmas = [sys.executable, "-c", PLAIN_SPACY, model, str(args.workers), "[]", str(PIPE_BATCH_SIZE)]
-        results["(b') plain spaCy with the lemmatizer too"] = measure([*with_lemmas, str(texts_path)])
+
+        def plain_spacy(workers: int, exclude: list[str], batch_size: str) -> tuple[float, int]:
+            script = [sys.executable, "-c", PLAIN_SPACY, model, str(workers), json.dumps(exclude), batch_size]
+            return measure([*script, str(texts_path)])
+
+        same_batch = str(PIPE_BATCH_SIZE)
+        results["(b) plain spaCy, same work"] = plain_spacy(args.workers, excluded_components(lemmas=False), same_batch)
+        results["(b') plain spaCy with the lemmatizer too"] = plain_spacy(
+            args.workers, excluded_components(lemmas=True), same_batch
+        )
         if not args.skip_naive:
-            naive = [sys.executable, "-c", PLAIN_SPACY, model, "1", "[]", "default", str(texts_path)]
-            results["(c) naive: 1 process, all components"] = measure(naive)
+            results["(c) naive: 1 process, all components"] = plain_spacy(1, [], "default")
         results["(d) newslake run again, unchanged input"] = newslake(corpus, lake, args.workers)
         if args.scale:
             scaled = Path(tmp) / f"x{args.scale}"

@@ -40,6 +40,7 @@ def _kill_when(process: subprocess.Popen, seen) -> bool:
     while process.poll() is None and time.monotonic() < deadline:
         if seen():
             servers = _children(process.pid, "prefect")
+            assert servers, "the command's own Prefect server was not found among its children"
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             _assert_ended(servers)
@@ -53,6 +54,8 @@ def _children(pid: int, word: str) -> list[int]:
     """The child processes of `pid` whose command line holds `word`."""
     found = []
     for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
             stat = (entry / "stat").read_text()
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
