@@ -4,10 +4,12 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -15,6 +17,9 @@ from rich.table import Table as RichTable
 
 from flows.prefect_api import prefect_api
 from flows.settings import Settings
+
+if TYPE_CHECKING:
+    from upath import UPath
 
 app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet lake out.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -24,7 +29,20 @@ AliasesOption = Annotated[
     Path | None,
     typer.Option(help="CSV of extra aliases (alias,canonical,label) [default: NEWSLAKE_ALIASES]", dir_okay=False),
 ]
-LakeOption = Annotated[Path | None, typer.Option("--lake", help="lake directory [default: NEWSLAKE_LAKE or data/lake]")]
+LakeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lake", help="lake directory or object store URL (s3://bucket/prefix) [default: NEWSLAKE_LAKE or data/lake]"
+    ),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address",
+        help="Dask scheduler to run the batches on, e.g. tcp://HOST:8786 [default: NEWSLAKE_DASK_ADDRESS, "
+        "or a local Dask cluster of --workers processes]",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -47,7 +65,8 @@ def run(
     language: Annotated[
         list[str] | None, typer.Option(help="language to keep (repeat); 'all' keeps every language [default: en]")
     ] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="processes [default: all cores]")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="local processes [default: all cores]")] = None,
+    dask_address: DaskOption = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="documents per task")] = None,
     min_words: Annotated[int | None, typer.Option(min=1, help="shorter documents are rejected")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every Prefect log line")] = False,
@@ -63,7 +82,7 @@ def run(
             raise _fail(f"input not found: {', '.join(missing)} (give files, directories or globs)", 2)
         languages = language or settings.languages
         alias_table = _aliases(aliases or settings.aliases)
-        lake_dir = lake or settings.lake
+        lake_dir = _lake(lake)
         err.print(f"newslake: processing {', '.join(inputs)} into {lake_dir} ...")
         from flows.pipeline import run as run_flow
 
@@ -71,6 +90,7 @@ def run(
             "run",
             run_flow,
             workers=workers or settings.workers,
+            dask_address=_dask(dask_address or settings.dask_address),
             inputs=inputs,
             lake=str(lake_dir),
             source=source,
@@ -85,6 +105,32 @@ def run(
     _print_summary(result)
     if report:
         out.print(f"report: {report}")
+
+
+def _lake(option: str | None) -> "Path | UPath":
+    """The lake a command works on; a clear exit (2) when its object store cannot be reached."""
+    from tasks.publish import LakeUnreachable, open_lake
+
+    try:
+        return open_lake(option or Settings().lake)
+    except LakeUnreachable as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _dask(address: str | None) -> str | None:
+    """The Dask scheduler given, once it answers; a clear exit (2) when it does not."""
+    if not address:
+        return None
+    where = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        socket.create_connection((where.hostname, where.port or 8786), timeout=10).close()
+    except (OSError, ValueError) as exc:
+        raise _fail(
+            f"cannot reach the Dask scheduler at {address} ({exc}): start it with `dask scheduler`, "
+            "or check --dask-address / NEWSLAKE_DASK_ADDRESS",
+            2,
+        ) from None
+    return address
 
 
 def _aliases(path: Path | None) -> str | None:
@@ -130,6 +176,7 @@ def _quiet_prefect(verbose: bool) -> None:
     if verbose:
         return
     os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")  # the local cluster's start and stop
     os.environ["PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL"] = "INFO"
 
 
@@ -161,8 +208,9 @@ def backfill(
     model: Annotated[str | None, typer.Option(help="spaCy pipeline to load")] = None,
     aliases: AliasesOption = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, help="batches annotated at once [default: all cores]")
+        int | None, typer.Option(min=1, help="local processes annotating batches [default: all cores]")
     ] = None,
+    dask_address: DaskOption = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="documents per task")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show every Prefect log line")] = False,
 ) -> None:
@@ -172,15 +220,16 @@ def backfill(
         raise _fail("--end is before --start", 2)
     settings = Settings()
     alias_table = _aliases(aliases or settings.aliases)
-    lake_dir = lake or settings.lake
-    err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")
     with prefect_api():  # the server boots while the flows are imported
+        lake_dir = _lake(lake)
+        err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")
         from flows.pipeline import backfill as backfill_flow
 
         result = _call_flow(
             "backfill",
             backfill_flow,
             workers=concurrency or settings.workers,
+            dask_address=_dask(dask_address or settings.dask_address),
             start=start.date(),
             end=end.date(),
             lake=str(lake_dir),
@@ -212,8 +261,10 @@ def serve(
     _quiet_prefect(verbose)
     settings = Settings()
     from flows.serve import serve as serve_flow
+    from tasks.publish import is_local
 
-    lake_dir = (lake or settings.lake).resolve()
+    lake_dir = _lake(lake)
+    lake_dir = lake_dir.resolve() if is_local(lake_dir) else lake_dir
     parameters = {
         "inputs": [str(inbox.resolve())],
         "lake": str(lake_dir),
@@ -245,7 +296,7 @@ def sql(
     if format not in ("table", "csv", "json"):
         raise _fail(f"unknown format {format!r}: use table, csv or json", 2)
     try:
-        frame = run_query(connect(lake or Settings().lake), query)
+        frame = run_query(connect(_lake(lake)), query)
     except QueryError as exc:
         raise _fail(str(exc), 2) from None
     if format == "csv":
@@ -265,14 +316,19 @@ def catalog(
     lake: LakeOption = None,
     to: Annotated[
         Path | None,
-        typer.Option("--out", help="DuckDB file to write [default: LAKE/catalog.duckdb]", dir_okay=False),
+        typer.Option(
+            "--out",
+            help="DuckDB file to write [default: LAKE/catalog.duckdb; catalog.duckdb here for a remote lake]",
+            dir_okay=False,
+        ),
     ] = None,
 ) -> None:
     """Write a DuckDB file with a view per table and joined views, for any DuckDB client."""
     from flows.query import QueryError, write_catalog
+    from tasks.publish import is_local
 
-    lake_dir = lake or Settings().lake
-    target = to or lake_dir / "catalog.duckdb"
+    lake_dir = _lake(lake)
+    target = to or (lake_dir / "catalog.duckdb" if is_local(lake_dir) else Path("catalog.duckdb"))
     try:
         names = write_catalog(lake_dir, target)
     except QueryError as exc:
@@ -294,7 +350,7 @@ def report(
 
     if start and end and end < start:
         raise _fail("--end is before --start", 2)
-    lake_dir = lake or Settings().lake
+    lake_dir = _lake(lake)
     try:
         write_report(lake_dir, to, start=start and start.date(), end=end and end.date())
     except QueryError as exc:
@@ -307,7 +363,7 @@ def check(lake: LakeOption = None) -> None:
     """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
     from tasks.publish import check_lake, lake_tables
 
-    lake_dir = lake or Settings().lake
+    lake_dir = _lake(lake)
     if not lake_tables(lake_dir):
         raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
     problems = check_lake(lake_dir)
@@ -323,7 +379,7 @@ def tables(lake: LakeOption = None) -> None:
     """List the lake's tables with their row counts, partitions and schemas."""
     from tasks.publish import lake_tables, read_manifest
 
-    lake_dir = lake or Settings().lake
+    lake_dir = _lake(lake)
     found = lake_tables(lake_dir)
     if not found:
         raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)

@@ -6,23 +6,24 @@ the commit that makes a change visible.
 
 import hashlib
 import json
+import logging
+import os
 import platform
-import shutil
 import time
-from contextlib import suppress
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from uuid import uuid4
 
-import pyarrow.parquet as pq
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.futures import as_completed
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect_dask import DaskTaskRunner
+from upath import UPath
 
 from flows.prefect_api import prefect_api, wait_until_ready
 from flows.report import write_report
+from flows.settings import Settings
 from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
 from tasks.annotate import annotate_batch, default_model
@@ -32,17 +33,39 @@ from tasks.publish import (
     commit_changes,
     export_days,
     lake_lock,
+    lake_path,
+    parquet_rows,
     partition_days,
     publish_run,
+    read_parquet,
     record_run,
     recover,
+    remove_empty_dir,
+    remove_tree,
     stage_annotations,
-    write_durable,
+    write_text,
 )
 from tasks.resolve import load_lexicon
 
 
-@flow(name="newslake-run", task_runner=ProcessPoolTaskRunner())
+def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
+    """Where the batches run: on the Dask cluster at `dask_address`, or else on a local Dask
+    cluster of `workers` single-threaded processes (default: one per core). Each worker process
+    loads the spaCy model once and keeps it for every batch it is given."""
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    cluster = {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True}
+    # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to
+    # users, down to the heartbeat a worker may miss while the cluster stops.
+    return DaskTaskRunner(cluster_kwargs=cluster | {"dashboard_address": None, "silence_logs": logging.CRITICAL})
+
+
+def _default_runner() -> DaskTaskRunner:
+    settings = Settings()
+    return task_runner(dask_address=settings.dask_address, workers=settings.workers)
+
+
+@flow(name="newslake-run", task_runner=_default_runner())
 def newslake_run(
     inputs: list[str] = ["data/sample"],  # noqa: B006 - Prefect parameters are copied per run
     lake: str = "data/lake",
@@ -69,10 +92,11 @@ def newslake_run(
         seconds[stage] = round(time.perf_counter() - clock, 3)
         clock = time.perf_counter()
 
-    with lake_lock(Path(lake), run_id):
-        for finished in recover(Path(lake)):
+    root = lake_path(lake)
+    with lake_lock(root, run_id):
+        for finished in recover(root):
             logger.info(f"finished publishing run {finished}, which had stopped half-way")
-        staging = _fresh_staging(Path(lake), run_id)
+        staging = _fresh_staging(root, run_id)
         ingested = ingest_inputs(
             inputs,
             lake=lake,
@@ -155,14 +179,14 @@ def newslake_run(
         }
         record_run(lake=lake, run=run)
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
-        shutil.rmtree(staging.parent, ignore_errors=True)
+        remove_tree(staging.parent)
         if report:
-            write_report(Path(lake), Path(report))
+            write_report(root, Path(report))
     _publish_artifacts(run, lake=lake, report=report)
     return run
 
 
-@flow(name="newslake-backfill", task_runner=ProcessPoolTaskRunner())
+@flow(name="newslake-backfill", task_runner=_default_runner())
 def newslake_backfill(
     start: date,
     end: date,
@@ -183,7 +207,7 @@ def newslake_backfill(
     run_id = f"{started:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"
     model = model or default_model()
     versions = _versions(model, aliases)
-    root = Path(lake)
+    root = lake_path(lake)
     optional = {"tokens"} - {t for t in ANNOTATION_TABLES if (root / t).exists()}
     tables = tables or [t for t in ANNOTATION_TABLES if t not in optional] + list(ROLLUP_TABLES)
     if unknown := set(tables) - set(ANNOTATION_TABLES) - set(ROLLUP_TABLES):
@@ -206,11 +230,12 @@ def newslake_backfill(
             for day, path in batches:
                 futures[annotate_batch.submit(path, model=model, tokens="tokens" in annotated, aliases=aliases)] = day
         rows: dict[str, int] = dict.fromkeys(tables, 0)
+        exported = sum(parquet_rows(path) for _, path in batches)
 
         def finish(day: date) -> None:
             commit_id = f"{run_id}-{day.isoformat()}"
             documents = [path for d, path in batches if d == day]
-            doc_ids = [i for p in documents for i in pq.read_table(p, columns=["doc_id"]).column("doc_id").to_pylist()]
+            doc_ids = [i for p in documents for i in read_parquet(p, columns=["doc_id"]).column("doc_id").to_pylist()]
             staged = stage_annotations(
                 root, results[day], commit_id=commit_id, tables=annotated, replaced=doc_ids, days=[day]
             )
@@ -239,8 +264,8 @@ def newslake_backfill(
             "parameters": _json(
                 start=start, end=end, lake=lake, tables=tables, model=model, aliases=aliases, batch_size=batch_size
             ),
-            "inputs": sum(pq.read_metadata(p).num_rows for _, p in batches),
-            "documents": sum(pq.read_metadata(p).num_rows for _, p in batches),
+            "inputs": exported,
+            "documents": exported,
             "duplicates": 0,
             "rejects": 0,
             "rejects_by_reason": {},
@@ -251,7 +276,7 @@ def newslake_backfill(
         record_run(lake=lake, run=run)
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
         progress.clear()
-        shutil.rmtree(staging.parent, ignore_errors=True)
+        remove_tree(staging.parent)
     _publish_artifacts(run, lake=lake)
     return run | {"days": len(days), "resumed_days": len(days) - len(todo)}
 
@@ -259,7 +284,7 @@ def newslake_backfill(
 class _BackfillProgress:
     """The days a backfill has committed, kept in the lake so that a re-run can resume."""
 
-    def __init__(self, lake: Path, **identity) -> None:
+    def __init__(self, lake: Path | UPath, **identity) -> None:
         key = hashlib.blake2b(_json(**identity).encode(), digest_size=8).hexdigest()
         self.path = lake / "_backfills" / f"{key}.json"
         found = json.loads(self.path.read_text()) if self.path.exists() else {"done": []}
@@ -268,20 +293,20 @@ class _BackfillProgress:
     def mark(self, day: date) -> None:
         self.done.add(day)
         body = json.dumps({"done": sorted(d.isoformat() for d in self.done)})
-        write_durable(self.path, lambda tmp: tmp.write_text(body))
+        write_text(self.path, body)
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
-        with suppress(OSError):
-            self.path.parent.rmdir()
+        remove_empty_dir(self.path.parent)
 
 
-def _fresh_staging(lake: Path, run_id: str) -> Path:
-    """A new staging folder for this run; folders left by runs that died are removed (we hold the lock)."""
+def _fresh_staging(lake: Path | UPath, run_id: str) -> Path | UPath:
+    """A new staging folder for this run, in the lake, where every worker reaches it; folders
+    left by runs that died are removed (we hold the lock)."""
     root = lake / "_staging"
-    shutil.rmtree(root, ignore_errors=True)
+    remove_tree(root)
     path = root / run_id
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -325,18 +350,18 @@ def _json(**values) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def _call(flow_fn, workers: int | None, parameters: dict) -> dict:
+def _call(flow_fn, runner: DaskTaskRunner, parameters: dict) -> dict:
     with prefect_api():
         wait_until_ready()
-        runner = ProcessPoolTaskRunner(max_workers=workers) if workers else ProcessPoolTaskRunner()
         return flow_fn.with_options(task_runner=runner)(**parameters)
 
 
-def run(*, workers: int | None = None, **parameters) -> dict:
-    """Run `newslake_run` from Python with `workers` processes on a Prefect API (see `flows.prefect_api`)."""
-    return _call(newslake_run, workers, parameters)
+def run(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
+    """Run `newslake_run` from Python on a Prefect API (see `flows.prefect_api`): on the Dask
+    cluster at `dask_address`, or on `workers` local processes."""
+    return _call(newslake_run, task_runner(dask_address=dask_address, workers=workers), parameters)
 
 
-def backfill(*, workers: int | None = None, **parameters) -> dict:
-    """Run `newslake_backfill` from Python; `workers` bounds how many batches run at once."""
-    return _call(newslake_backfill, workers, parameters)
+def backfill(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
+    """Run `newslake_backfill` from Python, as `run` does."""
+    return _call(newslake_backfill, task_runner(dask_address=dask_address, workers=workers), parameters)

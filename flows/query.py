@@ -5,8 +5,9 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+from upath import UPath
 
-from tasks.publish import PART_FILE, lake_tables
+from tasks.publish import PART_FILE, is_local, lake_tables
 
 
 class QueryError(ValueError):
@@ -42,14 +43,18 @@ JOINED_VIEWS = {
 }
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
-    """A view per lake table over its Parquet files (absolute paths), and the joined views whose
-    tables exist; returns the view names."""
+def create_views(con: duckdb.DuckDBPyConnection, lake: Path | UPath) -> list[str]:
+    """A view per lake table over its Parquet files (absolute paths or URLs), and the joined
+    views whose tables exist; returns the view names. A remote lake is read through its fsspec
+    file system, so DuckDB needs no extension for it."""
     tables = lake_tables(lake)
     if not tables:
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
+    if not is_local(lake):
+        con.register_filesystem(lake.fs)
+    root = lake.resolve().as_posix() if is_local(lake) else str(lake)
     for table in tables:
-        pattern = (lake.resolve() / table.name / f"date=*/{PART_FILE}").as_posix().replace("'", "''")
+        pattern = f"{root}/{table.name}/date=*/{PART_FILE}".replace("'", "''")
         con.execute(
             f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet('{pattern}', "
             "hive_partitioning = true, union_by_name = true)"
@@ -61,14 +66,14 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Path) -> list[str]:
     return [t.name for t in tables] + joined
 
 
-def connect(lake: Path) -> duckdb.DuckDBPyConnection:
+def connect(lake: Path | UPath) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake's views."""
     con = duckdb.connect()
     create_views(con, lake)
     return con
 
 
-def write_catalog(lake: Path, out: Path) -> list[str]:
+def write_catalog(lake: Path | UPath, out: Path) -> list[str]:
     """A DuckDB database file holding the lake's views (no data): any DuckDB client opens it and
     queries the tables by name. Written beside `out` and renamed over it, so a reader never sees
     half a catalog. Returns the view names."""

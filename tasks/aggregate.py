@@ -6,7 +6,6 @@ right however many runs contributed to the day.
 
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -14,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import ROLLUP_TABLES, TABLES
-from tasks.publish import read_days, stage_rows
+from tasks.publish import lake_path, read_days, stage_rows
 
 
 def entity_daily(entities: pa.Table) -> pa.Table:
@@ -114,7 +113,7 @@ def rollup_days(
     *, lake: str, days: list[date], commit_id: str, tables: Iterable[str] = ROLLUP_TABLES
 ) -> dict[str, int]:
     """Stage the daily rollups of the given days, computed from the days as the commit leaves them."""
-    root = Path(lake)
+    root = lake_path(lake)
 
     def read(name: str, columns: list[str]) -> pa.Table:
         return read_days(root, TABLES[name], days, columns, commit_id=commit_id)

@@ -9,16 +9,15 @@ import importlib.util
 from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache, partial
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import ANNOTATION_TABLES, TABLES
 from tasks.amounts import extract_amounts
+from tasks.publish import lake_path, read_parquet, write_parquet
 from tasks.quotes import extract_quotes
 from tasks.resolve import Lexicon, load_lexicon, resolve_entities
 
@@ -133,14 +132,15 @@ def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: 
 @task(name="annotate", cache_policy=NO_CACHE)
 def annotate_batch(documents_path: str, *, model: str, tokens: bool, aliases: str | None = None) -> dict[str, str]:
     """Annotate the unique documents of one staged batch; returns the staged file per table."""
-    docs = pq.read_table(documents_path, columns=["doc_id", "text", "date", "dup_of"])
+    docs = read_parquet(documents_path, columns=["doc_id", "text", "date", "dup_of"])
     docs = docs.filter(pc.is_null(docs.column("dup_of")))
     nlp = load_model(model, lemmas=tokens)
     result = annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
-    stem = Path(documents_path).stem.replace("clean-", "")
+    batch = lake_path(documents_path)
+    stem = batch.stem.replace("clean-", "")
     staged = {}
     for name, table in result.items():
-        path = Path(documents_path).with_name(f"{name}-{stem}.parquet")
-        pq.write_table(table, path)
+        path = batch.with_name(f"{name}-{stem}.parquet")
+        write_parquet(path, table)
         staged[name] = str(path)
     return staged

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import ftfy
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dateutil import parser as dateparser
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import DOCUMENTS, PARTITION, TABLES
 from tasks.ingest import RAW, Reject, rejects_table
-from tasks.publish import partition_days, read_days, read_table
+from tasks.publish import lake_path, partition_days, read_days, read_parquet, read_table, write_parquet
 from tasks.stories import WINDOW_DAYS, assign_stories, signature
 
 CLEANED = DOCUMENTS.append(PARTITION)
@@ -264,19 +263,20 @@ def clean_batch(
 ) -> CleanOutput:
     """Clean one staged raw batch into staged documents and rejects."""
     result = clean(
-        pq.read_table(raw_path, schema=RAW),
+        read_parquet(raw_path).select(RAW.names).cast(RAW),
         run_id=run_id,
         ingested_at=ingested_at,
         languages=None if languages is None else frozenset(languages),
         min_words=min_words,
     )
-    stem = Path(raw_path).stem.replace("raw-", "")
+    raw = lake_path(raw_path)
+    stem = raw.stem.replace("raw-", "")
     documents, rejects = (
-        Path(raw_path).with_name(f"clean-{stem}.parquet"),
-        Path(raw_path).with_name(f"rejects-clean-{stem}.parquet"),
+        raw.with_name(f"clean-{stem}.parquet"),
+        raw.with_name(f"rejects-clean-{stem}.parquet"),
     )
-    pq.write_table(result.documents, documents)
-    pq.write_table(rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()), rejects)
+    write_parquet(documents, result.documents)
+    write_parquet(rejects, rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()))
     return CleanOutput(str(documents), str(rejects), len(result.rejects))
 
 
@@ -332,8 +332,8 @@ def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: 
     A record whose doc_id already came earlier in this run is the same record delivered
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
-    cleaned = pa.concat_tables([pq.read_table(p) for p in paths]) if paths else CLEANED.empty_table()
-    known = read_table(Path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
+    cleaned = pa.concat_tables([read_parquet(p) for p in paths]) if paths else CLEANED.empty_table()
+    known = read_table(lake_path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
     held = {r["doc_id"]: r["content_hash"] for r in known}
     ids, hashes = cleaned.column("doc_id").to_pylist(), cleaned.column("content_hash").to_pylist()
     changed = {i for i, h in zip(ids, hashes, strict=True) if held.get(i, h) != h}
@@ -359,19 +359,19 @@ def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: 
     counts["duplicates"] = len(documents) - documents.column("dup_of").null_count
     stories = assign_stories(
         zip(documents.column("doc_id").to_pylist(), documents.column("minhash").to_pylist(), strict=True),
-        _story_neighbours(Path(lake), documents.column("date").unique().to_pylist()),
+        _story_neighbours(lake_path(lake), documents.column("date").unique().to_pylist()),
     )
     index = documents.schema.get_field_index("story_id")
     labels = pa.array([stories[d] for d in documents.column("doc_id").to_pylist()], pa.string())
     documents = documents.set_column(index, documents.schema.field(index), labels)
     staged, start = [], 0
     for n, size in enumerate(task_sizes(len(documents), batch_size)):
-        path = Path(staging) / f"documents-{n:04d}.parquet"
-        pq.write_table(documents.slice(start, size), path)
+        path = lake_path(staging) / f"documents-{n:04d}.parquet"
+        write_parquet(path, documents.slice(start, size))
         staged.append(str(path))
         start += size
-    rejects_path = Path(staging) / "rejects-dedup.parquet"
-    pq.write_table(rejects_table(rejects, stage="clean", run_id=run_id, day=day), rejects_path)
+    rejects_path = lake_path(staging) / "rejects-dedup.parquet"
+    write_parquet(rejects_path, rejects_table(rejects, stage="clean", run_id=run_id, day=day))
     del cleaned, documents
     # This process then waits for minutes while others annotate: give the run's documents back
     # (Arrow's allocator keeps freed memory otherwise: 65 MB of 90 on three copies of the BBC).

@@ -23,7 +23,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from schemas import PARTITION, REJECTS, TABLES
-from tasks.publish import read_table
+from tasks.publish import lake_path, read_table, write_parquet
 
 RAW = pa.schema(
     [
@@ -245,15 +245,15 @@ def ingest_inputs(
     as skipped and goes no further: a re-run on the same inputs costs a read of the files.
     """
     files, rejects = discover(inputs, source=source)
-    documents = read_table(Path(lake), TABLES["documents"], ["raw_hash"]).column("raw_hash")
+    documents = read_table(lake_path(lake), TABLES["documents"], ["raw_hash"]).column("raw_hash")
     known = set(documents.drop_null().to_pylist())
     paths: list[str] = []
     batch: list[dict] = []
     records = skipped = 0
 
     def flush() -> None:
-        path = Path(staging) / f"raw-{len(paths):05d}.parquet"
-        pq.write_table(to_raw_table(batch), path)
+        path = lake_path(staging) / f"raw-{len(paths):05d}.parquet"
+        write_parquet(path, to_raw_table(batch))
         paths.append(str(path))
         batch.clear()
 
@@ -276,6 +276,6 @@ def ingest_inputs(
                 flush()
     if batch:
         flush()
-    rejects_path = Path(staging) / "rejects-ingest.parquet"
-    pq.write_table(rejects_table(rejects, stage="ingest", run_id=run_id, day=day), rejects_path)
+    rejects_path = lake_path(staging) / "rejects-ingest.parquet"
+    write_parquet(rejects_path, rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
     return IngestOutput(paths, str(rejects_path), len(files), records, len(rejects), skipped)

@@ -5,11 +5,18 @@ durable commit marker and renames the staged files into place: a reader sees eve
 whole, and a run stopped at any point leaves either the old lake or a marked commit that
 `recover` finishes. Each table directory has a `_manifest.json`; a `_lock` file keeps two
 runs from writing one lake at once; `check_lake` verifies it all.
+
+A lake is a local directory or any fsspec URL (`s3://bucket/prefix`). On object storage, where
+a rename is a copy, the design holds as it is: every partition is one object, written whole by
+one upload (staged) and by one server-side copy (committed), so a reader sees either its old or
+its new version; the commit marker makes a stopped commit finishable; the lock is an object
+created only if absent (a conditional write).
 """
 
 import hashlib
 import json
 import os
+import shutil
 import socket
 import time
 from collections import Counter
@@ -19,12 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import fsspec
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from upath import UPath
 
 from schemas import ANNOTATION_TABLES, PARTITION, SCHEMA_VERSION, TABLES, Table
 
@@ -35,6 +44,79 @@ COMMITS = "_commits"
 
 class LakeBusy(RuntimeError):
     """Another run holds the lake's lock."""
+
+
+class LakeUnreachable(OSError):
+    """The lake's object store cannot be reached, or its bucket does not exist."""
+
+
+def lake_path(location: str | os.PathLike) -> Path | UPath:
+    """A lake's location as a path: a local directory, or a remote one for an fsspec URL such as
+    s3://bucket/prefix (endpoint and credentials from the usual AWS_* environment variables)."""
+    path = UPath(location)
+    return Path(path.path) if path.protocol in ("", "file", "local") else path
+
+
+def open_lake(location: str | os.PathLike) -> Path | UPath:
+    """The lake at `location`, once its bucket is known to be reachable (a local folder is made
+    by the first run)."""
+    path = lake_path(location)
+    if is_local(path):
+        return path
+    bucket = path.path.split("/", 1)[0]
+    hint = "check AWS_ENDPOINT_URL and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+    try:
+        found = path.fs.exists(bucket)
+    except Exception as exc:  # each store's client raises its own errors
+        raise LakeUnreachable(f"cannot reach the lake {path}: {exc}; {hint}") from exc
+    if not found:
+        raise LakeUnreachable(f"the bucket {bucket!r} of the lake {path} does not exist (create it), or {hint}")
+    return path
+
+
+def is_local(path: Path | UPath) -> bool:
+    """Whether a lake path is on this machine's file system (where renames are atomic)."""
+    return isinstance(path, Path)
+
+
+def read_parquet(path: str | Path | UPath, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file (a lake partition or a staged batch), local or remote."""
+    where, filesystem = _arrow_location(lake_path(path))
+    return pq.read_table(where, columns=columns, filesystem=filesystem)
+
+
+def write_parquet(path: str | Path | UPath, table: pa.Table) -> None:
+    """Write a staged batch (not durable: a stopped run's staging is thrown away)."""
+    path = lake_path(path)
+    if is_local(path):
+        pq.write_table(table, path)
+    else:
+        with path.open("wb") as f:
+            pq.write_table(table, f)
+
+
+def remove_tree(path: Path | UPath) -> None:
+    """Remove a folder and everything under it, if it is there."""
+    if is_local(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.fs.rm(path.path, recursive=True)
+
+
+def _arrow_location(path: Path | UPath) -> tuple[str, fsspec.AbstractFileSystem | None]:
+    return (str(path), None) if is_local(path) else (path.path, path.fs)
+
+
+def _schema_of(path: Path | UPath) -> pa.Schema:
+    where, filesystem = _arrow_location(path)
+    return pq.read_schema(where, filesystem=filesystem)
+
+
+def parquet_rows(path: str | Path | UPath) -> int:
+    """The rows of a Parquet file, from its footer."""
+    path = lake_path(path)
+    where, filesystem = _arrow_location(path)
+    return pq.read_metadata(where, filesystem=filesystem).num_rows
 
 
 def partition_file(lake: Path, table: str, day: date) -> Path:
@@ -50,18 +132,31 @@ def _deletion(path: Path, commit_id: str) -> Path:
     return path.with_name(f".{path.name}.{commit_id}.delete")
 
 
-def write_durable(path: Path, write) -> None:
-    """Write a file through `write(tmp_path)`, flush it to disk and rename it into place."""
+def write_durable(path: Path | UPath, write) -> None:
+    """Write a file whole through `write(binary_file)`: locally to a temporary file, flushed to
+    disk and renamed into place; on object storage as one upload, which appears only complete."""
+    if not is_local(path):
+        with path.open("wb") as f:
+            write(f)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as f:
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def write_text(path: Path | UPath, text: str) -> None:
+    """Write a small text file (marker, manifest, progress) whole and durably."""
+    write_durable(path, lambda f: f.write(text.encode()))
+
+
+def _fsync_dir(path: Path | UPath) -> None:
+    if not is_local(path):
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -69,14 +164,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_parquet(path: Path, table: pa.Table) -> None:
-    write_durable(path, lambda tmp: pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS))
+def _replace(staged: Path | UPath, final: Path | UPath) -> None:
+    """Put a staged file in place of the live one: a rename here, a server-side copy (then the
+    staged object's removal) on object storage. Either way a reader sees one file or the other."""
+    if is_local(staged):
+        os.replace(staged, final)
+    else:
+        staged.fs.mv(staged.path, final.path)
+
+
+def remove_empty_dir(path: Path | UPath) -> None:
+    """Remove a folder left empty (object storage has no folders to remove)."""
+    if is_local(path):
+        with suppress(OSError):
+            path.rmdir()
+
+
+def _write_parquet(path: Path | UPath, table: pa.Table) -> None:
+    write_durable(path, lambda f: pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP_ROWS))
 
 
 def _read_file(path: Path, schema: pa.Schema) -> pa.Table:
     """The columns of `schema` from a partition file; columns added since it was written are null."""
-    held = set(pq.read_schema(path).names)
-    found = pq.read_table(path, columns=[name for name in schema.names if name in held])
+    held = set(_schema_of(path).names)
+    found = read_parquet(path, columns=[name for name in schema.names if name in held])
     for field in schema:
         if field.name not in found.column_names:
             found = found.append_column(field, pa.nulls(len(found), field.type))
@@ -166,8 +277,7 @@ def stage_rows(
         if len(merged):
             _write_parquet(_pending(path, commit_id), merged)
         elif path.exists():
-            _deletion(path, commit_id).parent.mkdir(parents=True, exist_ok=True)
-            _deletion(path, commit_id).touch()
+            write_text(_deletion(path, commit_id), "")
         staged[day] = len(merged)
     return staged
 
@@ -180,7 +290,7 @@ def commit(lake: Path, commit_id: str, *, versions: dict[str, str]) -> None:
     """
     marker = lake / COMMITS / f"{commit_id}.json"
     body = json.dumps({"commit_id": commit_id, "versions": versions}) + "\n"
-    write_durable(marker, lambda tmp: tmp.write_text(body))
+    write_text(marker, body)
     _apply(lake, marker)
 
 
@@ -199,12 +309,11 @@ def _apply(lake: Path, marker: Path, *, recovering: bool = False) -> None:
         for path in staged:
             final = path.with_name(PART_FILE)
             if path.suffix == ".pending":
-                os.replace(path, final)
+                _replace(path, final)
             elif path.suffix == ".delete":
                 final.unlink(missing_ok=True)
                 path.unlink()
-                with suppress(OSError):
-                    final.parent.rmdir()
+                remove_empty_dir(final.parent)
         if staged:
             _fsync_dir(root)
         if staged or (recovering and root.exists()):
@@ -213,8 +322,7 @@ def _apply(lake: Path, marker: Path, *, recovering: bool = False) -> None:
     for table in touched:
         write_manifest(lake, table, commit_id=commit_id, versions=done["versions"], fingerprint=fingerprint)
     marker.unlink()
-    with suppress(OSError):
-        marker.parent.rmdir()
+    remove_empty_dir(marker.parent)
 
 
 def recover(lake: Path) -> list[str]:
@@ -228,8 +336,7 @@ def recover(lake: Path) -> list[str]:
         finished.append(marker.stem)
     for leftover in lake.glob(f"*/date=*/.{PART_FILE}.*"):
         leftover.unlink()
-        with suppress(OSError):
-            leftover.parent.rmdir()
+        remove_empty_dir(leftover.parent)
     for leftover in list((lake / COMMITS).glob(".*.tmp")) + list(lake.glob("*/._manifest.json.*")):
         leftover.unlink()
     return finished
@@ -240,9 +347,7 @@ def write_manifest(
 ) -> dict:
     """Rewrite a table's manifest from the files on disk: files, rows, schema and versions."""
     root = lake / table.name
-    files = {
-        p.relative_to(root).as_posix(): pq.read_metadata(p).num_rows for p in sorted(root.glob(f"date=*/{PART_FILE}"))
-    }
+    files = {f"{p.parent.name}/{p.name}": parquet_rows(p) for p in sorted(root.glob(f"date=*/{PART_FILE}"), key=str)}
     manifest = {
         "table": table.name,
         "schema_version": SCHEMA_VERSION,
@@ -256,7 +361,7 @@ def write_manifest(
         "versions": versions,
     }
     body = json.dumps(manifest, indent=1) + "\n"
-    write_durable(root / "_manifest.json", lambda tmp: tmp.write_text(body))
+    write_text(root / "_manifest.json", body)
     return manifest
 
 
@@ -281,37 +386,59 @@ def lake_tables(lake: Path) -> list[Table]:
 
 
 @contextmanager
-def lake_lock(lake: Path, run_id: str) -> Iterator[None]:
+def lake_lock(lake: Path | UPath, run_id: str) -> Iterator[None]:
     """Hold the lake's lock for one run; refuse clearly when a live run holds it.
 
     A lock left by a process that no longer exists on this host is stale and taken over.
     """
-    lake.mkdir(parents=True, exist_ok=True)
+    _make_root(lake)
     path = lake / "_lock"
     holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
     for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            other = _lock_holder(path)
-            if other is None and _age(path) < 60:
-                raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment") from None
-            if other is not None and _alive(other):
-                raise LakeBusy(
-                    f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
-                    f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
-                ) from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            json.dump(holder, f)
-        break
+        if _create_exclusive(path, json.dumps(holder).encode()):
+            break
+        other = _lock_holder(path)
+        if other is None and _age(path) < 60:
+            raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment")
+        if other is not None and _alive(other):
+            raise LakeBusy(
+                f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
+                f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
+            )
+        path.unlink(missing_ok=True)  # stale: its process is gone
     else:
         raise LakeBusy(f"could not take the lock {path}; another run is starting on the same lake")
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def _make_root(lake: Path | UPath) -> None:
+    """Create a local lake's folder; an object store's bucket must exist already."""
+    if is_local(lake):
+        lake.mkdir(parents=True, exist_ok=True)
+    else:
+        open_lake(str(lake))
+
+
+def _create_exclusive(path: Path | UPath, body: bytes) -> bool:
+    """Create a file only if it does not exist (on object storage, a conditional write); False if it does."""
+    try:
+        if is_local(path):
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+        else:
+            with path.fs.open(path.path, "xb") as f:
+                f.write(body)
+    except FileExistsError:
+        return False
+    except OSError:
+        if is_local(path) or not path.exists():
+            raise
+        return False  # the store refused the conditional write: the lock exists
+    return True
 
 
 def _lock_holder(path: Path) -> dict | None:
@@ -342,7 +469,7 @@ def _alive(holder: dict) -> bool:
 
 def _read_staged(paths: list[str], table: Table) -> pa.Table:
     schema = table.dataset_schema
-    return pa.concat_tables([pq.read_table(p).cast(schema) for p in paths]) if paths else schema.empty_table()
+    return pa.concat_tables([read_parquet(p).cast(schema) for p in paths]) if paths else schema.empty_table()
 
 
 @dataclass(frozen=True)
@@ -369,7 +496,7 @@ def publish_run(
     Every row of a re-processed document is replaced, wherever its old version lived. A reject
     the lake already holds (same origin, reason and payload) is counted but not written again.
     """
-    root = Path(lake)
+    root = lake_path(lake)
     docs = _read_staged(documents, TABLES["documents"])
     doc_ids = docs.column("doc_id").to_pylist()
     old_days = locate(root, TABLES["documents"], doc_ids)
@@ -424,13 +551,13 @@ def record_run(*, lake: str, run: dict) -> None:
     """Stage the run's row in `runs`, in the run's own commit."""
     table = TABLES["runs"]
     row = pa.Table.from_pylist([run | {"date": run["started_at"].date()}], schema=table.dataset_schema)
-    stage_rows(Path(lake), table, row, commit_id=run["run_id"], replaced=[run["run_id"]])
+    stage_rows(lake_path(lake), table, row, commit_id=run["run_id"], replaced=[run["run_id"]])
 
 
 @task(name="commit", cache_policy=NO_CACHE)
 def commit_changes(*, lake: str, commit_id: str, versions: dict[str, str]) -> None:
     """Make everything staged under `commit_id` visible at once."""
-    commit(Path(lake), commit_id, versions=versions)
+    commit(lake_path(lake), commit_id, versions=versions)
 
 
 @task(name="export-days", cache_policy=NO_CACHE)
@@ -438,10 +565,10 @@ def export_days(*, lake: str, days: list[date], staging: str, batch_size: int) -
     """Stage the documents of the given days in batches for annotation: (day, path) pairs."""
     batches = []
     for day in days:
-        docs = read_days(Path(lake), TABLES["documents"], [day], ["doc_id", "text", "dup_of"])
+        docs = read_days(lake_path(lake), TABLES["documents"], [day], ["doc_id", "text", "dup_of"])
         for n, start in enumerate(range(0, max(len(docs), 1), batch_size)):
-            path = Path(staging) / f"documents-{day.isoformat()}-{n:04d}.parquet"
-            pq.write_table(docs.slice(start, batch_size), path)
+            path = lake_path(staging) / f"documents-{day.isoformat()}-{n:04d}.parquet"
+            write_parquet(path, docs.slice(start, batch_size))
             batches.append((day, str(path)))
     return batches
 
@@ -480,8 +607,8 @@ def _read_keys(lake: Path, table: Table) -> pl.DataFrame:
     parts = []
     for day in partition_days(lake, table):
         path = partition_file(lake, table.name, day)
-        if set(table.key) <= set(pq.read_schema(path).names):
-            keys = pl.from_arrow(pq.read_table(path, columns=list(table.key)))
+        if set(table.key) <= set(_schema_of(path).names):
+            keys = pl.from_arrow(read_parquet(path, columns=list(table.key)))
             parts.append(keys.with_columns(pl.lit(day).alias("date")))
     if not parts:
         return pl.from_arrow(pa.schema([table.schema.field(k) for k in table.key]).append(PARTITION).empty_table())
@@ -491,7 +618,7 @@ def _read_keys(lake: Path, table: Table) -> pl.DataFrame:
 def _check_files(lake: Path, table: Table) -> list[str]:
     root = lake / table.name
     manifest = read_manifest(lake, table.name)
-    on_disk = {p.relative_to(root).as_posix(): p for p in sorted(root.glob(f"date=*/{PART_FILE}"))}
+    on_disk = {f"{p.parent.name}/{p.name}": p for p in sorted(root.glob(f"date=*/{PART_FILE}"), key=str)}
     if manifest is None:
         return [f"{table.name}: no _manifest.json"] if on_disk else []
     problems = [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
@@ -499,12 +626,12 @@ def _check_files(lake: Path, table: Table) -> list[str]:
         f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))
     ]
     for relative, path in on_disk.items():
-        rows = pq.read_metadata(path).num_rows
+        rows = parquet_rows(path)
         if relative in manifest["files"] and manifest["files"][relative] != rows:
             problems.append(
                 f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"
             )
-        schema = pq.read_schema(path)
+        schema = _schema_of(path)
         for field in schema:
             declared = table.schema.field(field.name) if field.name in table.schema.names else None
             if declared is None or declared.type != field.type:

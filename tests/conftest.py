@@ -36,6 +36,22 @@ def newslake(*args: str, **popen) -> subprocess.Popen:
     )
 
 
+def lake_content(lake, *ignored: str) -> dict[str, list]:
+    """Every table's rows (runs excepted: each run adds its own), in a comparable form, without
+    the run's id and time and the `ignored` columns."""
+    import polars as pl
+
+    from tasks.publish import lake_tables, read_table
+
+    found = {}
+    for table in lake_tables(lake):
+        if table.name == "runs":
+            continue
+        frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", *ignored, strict=False)
+        found[table.name] = sorted(map(repr, frame.rows()))
+    return found
+
+
 def ruler(*patterns: tuple[str, str | list]):
     """A blank English pipeline whose entities come from fixed (label, pattern) pairs: for tests
     where the layout or the rules are the point, not the model."""

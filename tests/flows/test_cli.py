@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import socket
 import subprocess
 
 from typer.testing import CliRunner
@@ -38,6 +39,16 @@ def test_cli_run_rejects_a_missing_input(tmp_path):
     result = runner.invoke(app, ["run", str(tmp_path / "missing"), "--lake", str(tmp_path)])
     assert result.exit_code == 2
     assert "input not found" in result.output
+
+
+def test_cli_run_rejects_a_dask_scheduler_that_does_not_answer(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # nobody listens there
+    result = runner.invoke(app, ["run", "--dask-address", address, "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 2
+    assert f"cannot reach the Dask scheduler at {address}" in result.output
+    assert not (tmp_path / "lake").exists()
 
 
 def test_cli_run_rejects_a_bad_alias_table_before_any_work(tmp_path):

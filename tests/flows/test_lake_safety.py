@@ -13,24 +13,12 @@ import pytest
 
 from flows.pipeline import backfill, run
 from schemas import TABLES
-from tasks.publish import check_lake, lake_tables, read_table
-from tests.conftest import SAMPLE, newslake
+from tasks.publish import check_lake, read_table
+from tests.conftest import SAMPLE, lake_content, newslake
 
 
 def _files(lake) -> dict[str, bytes]:
     return {p.relative_to(lake).as_posix(): p.read_bytes() for p in lake.rglob("*.parquet")}
-
-
-def _content(lake, *ignored: str) -> dict[str, list]:
-    """Every table's rows (runs excepted: each run adds its own), in a comparable form, without
-    the run's id and time and the `ignored` columns."""
-    found = {}
-    for table in lake_tables(lake):
-        if table.name == "runs":
-            continue
-        frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", *ignored, strict=False)
-        found[table.name] = sorted(map(repr, frame.rows()))
-    return found
 
 
 def _kill_when(process: subprocess.Popen, seen) -> bool:
@@ -106,7 +94,7 @@ def test_lake_safety_backfill_of_every_table_recomputes_the_same_lake(reference,
     assert result["days"] == len({p.parent.name for p in (lake / "documents").glob("date=*/*.parquet")})
     assert result["rows"]["cooccurrence_daily"] > 0 and result["rows"]["speaker_daily"] > 0
     assert check_lake(lake) == []
-    assert _content(lake) == _content(reference)
+    assert lake_content(lake) == lake_content(reference)
 
 
 def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(reference, tmp_path):
@@ -121,7 +109,7 @@ def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(refer
     second = run(inputs=[str(inbox)], lake=str(lake), workers=1)
     assert second["skipped"] > 0 and second["new"] > 0
     assert check_lake(lake) == []
-    assert _content(lake, "origin") == _content(reference, "origin")  # origin: the input file's own path
+    assert lake_content(lake, "origin") == lake_content(reference, "origin")  # origin: the input file's own path
 
 
 def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tmp_path):
@@ -168,7 +156,7 @@ def test_lake_safety_a_killed_run_leaves_a_sound_lake_and_the_next_run_finishes_
     _, err = finished.communicate(timeout=600)
     assert finished.returncode == 0, err
     assert check_lake(lake) == []
-    assert _content(lake) == _content(reference)
+    assert lake_content(lake) == lake_content(reference)
 
 
 def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(prefect_server, tmp_path):
