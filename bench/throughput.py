@@ -103,6 +103,12 @@ def cleaned_texts(corpus: Path) -> list[str]:
     ]
 
 
+def plain_spacy(model: str, texts: Path, workers: int, exclude: list[str], batch_size: str) -> tuple[float, int]:
+    """Seconds and peak RSS of `nlp.pipe` over the texts (a JSON string per line), results discarded."""
+    script = [sys.executable, "-c", PLAIN_SPACY, model, str(workers), json.dumps(exclude), batch_size]
+    return measure([*script, str(texts)])
+
+
 def newslake(corpus: Path, lake: Path, workers: int) -> tuple[float, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     command = [sys.executable, "-m", "flows.cli", "run", str(corpus), "--lake", str(lake), "--workers", str(workers)]
@@ -144,17 +150,15 @@ def main() -> None:
         lake = Path(tmp) / "lake"
         results["(a) newslake run"] = newslake(corpus, lake, args.workers)
 
-        def plain_spacy(workers: int, exclude: list[str], batch_size: str) -> tuple[float, int]:
-            script = [sys.executable, "-c", PLAIN_SPACY, model, str(workers), json.dumps(exclude), batch_size]
-            return measure([*script, str(texts_path)])
-
         same_batch = str(PIPE_BATCH_SIZE)
-        results["(b) plain spaCy, same work"] = plain_spacy(args.workers, excluded_components(lemmas=False), same_batch)
+        results["(b) plain spaCy, same work"] = plain_spacy(
+            model, texts_path, args.workers, excluded_components(lemmas=False), same_batch
+        )
         results["(b') plain spaCy with the lemmatizer too"] = plain_spacy(
-            args.workers, excluded_components(lemmas=True), same_batch
+            model, texts_path, args.workers, excluded_components(lemmas=True), same_batch
         )
         if not args.skip_naive:
-            results["(c) naive: 1 process, all components"] = plain_spacy(1, [], "default")
+            results["(c) naive: 1 process, all components"] = plain_spacy(model, texts_path, 1, [], "default")
         results["(d) newslake run again, unchanged input"] = newslake(corpus, lake, args.workers)
         if args.scale:
             scaled = Path(tmp) / f"x{args.scale}"
