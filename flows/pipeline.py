@@ -61,8 +61,9 @@ def task_runner(*, dask_address: str | None = None, workers: int | None = None) 
     dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     cluster = {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True}
     # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to
-    # users, down to the heartbeat a worker may miss while the cluster stops.
-    return DaskTaskRunner(cluster_kwargs=cluster | {"dashboard_address": None, "silence_logs": logging.CRITICAL})
+    # users, down to the heartbeat a worker may miss while the cluster stops. The scheduler's web
+    # server always starts: on a free port, so that runs side by side do not compete for 8787.
+    return DaskTaskRunner(cluster_kwargs=cluster | {"dashboard_address": ":0", "silence_logs": logging.CRITICAL})
 
 
 def _default_runner() -> DaskTaskRunner:

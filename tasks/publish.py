@@ -136,8 +136,14 @@ def write_durable(path: Path | UPath, write) -> None:
     """Write a file whole through `write(binary_file)`: locally to a temporary file, flushed to
     disk and renamed into place; on object storage as one upload, which appears only complete."""
     if not is_local(path):
-        with path.open("wb") as f:
+        f = path.open("wb")
+        try:
             write(f)
+        except BaseException:
+            f.discard()  # abort the upload: a failed write leaves no object behind
+            f.closed = True  # and nothing to flush when the file object goes
+            raise
+        f.close()
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -18,7 +18,7 @@ import pytest
 
 from flows.pipeline import backfill, run
 from schemas import TABLES
-from tasks.publish import LakeBusy, check_lake, lake_lock, lake_path, partition_days
+from tasks.publish import LakeBusy, check_lake, lake_lock, lake_path, partition_days, write_durable
 from tests.conftest import ROOT, SAMPLE, lake_content, newslake, shared
 
 pytestmark = pytest.mark.slow
@@ -243,3 +243,17 @@ def test_scale_out_s3_lake_is_read_by_plain_duckdb_and_polars_and_the_cli(s3, lo
     missing = newslake("check", "--lake", "s3://no-such-bucket/news")
     assert missing.wait(timeout=120) == 2
     assert "the bucket 'no-such-bucket' of the lake s3://no-such-bucket/news does not exist" in missing.stderr.read()
+
+
+def test_scale_out_s3_write_that_fails_half_way_leaves_no_object(s3):
+    path = lake_path("s3://lake/failed/_manifest.json")
+
+    def fail_half_way(f) -> None:
+        f.write(b"{" * 1_000_000)
+        raise RuntimeError("stopped half-way")
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        write_durable(path, fail_half_way)
+    assert not path.exists()
+    write_durable(path, lambda f: f.write(b"{}"))
+    assert path.read_text() == "{}"
