@@ -18,6 +18,7 @@ from uuid import uuid4
 import dask
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 from upath import UPath
@@ -27,7 +28,7 @@ from flows.report import write_report
 from flows.settings import Settings
 from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
-from tasks.annotate import annotate_batch, default_model
+from tasks.annotate import annotate_batch, default_model, preload_model
 from tasks.clean import clean_batch, deduplicate
 from tasks.ingest import ingest_inputs
 from tasks.publish import (
@@ -124,6 +125,7 @@ def newslake_run(
             languages=unmapped(languages or None),
             min_words=unmapped(min_words),
         ).result()
+        _load_model_on_workers(model, lemmas=tokens)
         deduped = deduplicate(
             [c.documents for c in cleaned],
             lake=lake,
@@ -304,6 +306,13 @@ class _BackfillProgress:
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
         remove_empty_dir(self.path.parent)
+
+
+def _load_model_on_workers(model: str, *, lemmas: bool) -> None:
+    """Have every Dask worker load the model now, while this process deduplicates and the workers
+    would wait, rather than at its first annotation batch."""
+    client = FlowRunContext.get().task_runner.client
+    client.run(preload_model, model, lemmas=lemmas, wait=False)
 
 
 def _fresh_staging(lake: Path | UPath, run_id: str) -> Path | UPath:

@@ -38,6 +38,12 @@ def default_model() -> str:
     )
 
 
+async def preload_model(name: str, *, lemmas: bool = False) -> None:
+    """Load a model into this process's cache ahead of its first batch (a coroutine, so that
+    Dask's `Client.run` can start it on every worker without waiting for it)."""
+    load_model(name, lemmas=lemmas)
+
+
 def excluded_components(*, lemmas: bool) -> list[str]:
     """The pipeline components newslake leaves out: the lemmatizer unless lemmas are needed."""
     return [] if lemmas else ["lemmatizer"]
