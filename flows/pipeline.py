@@ -125,7 +125,8 @@ def newslake_run(
             languages=unmapped(languages or None),
             min_words=unmapped(min_words),
         ).result()
-        _load_model_on_workers(model, lemmas=tokens)
+        if any(c.kept for c in cleaned):
+            _load_model_on_workers(model, lemmas=tokens)
         deduped = deduplicate(
             [c.documents for c in cleaned],
             lake=lake,

@@ -245,10 +245,11 @@ def mark_duplicates(docs: pa.Table, *, first_seen: dict[str, str]) -> tuple[pa.T
 
 @dataclass(frozen=True)
 class CleanOutput:
-    """Where a cleaned batch and its rejects were staged."""
+    """Where a cleaned batch and its rejects were staged, and how many of each."""
 
     documents: str
     rejects: str
+    kept: int
     rejected: int
 
 
@@ -277,7 +278,7 @@ def clean_batch(
     )
     write_parquet(documents, result.documents)
     write_parquet(rejects, rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()))
-    return CleanOutput(str(documents), str(rejects), len(result.rejects))
+    return CleanOutput(str(documents), str(rejects), len(result.documents), len(result.rejects))
 
 
 def _story_neighbours(lake: Path, days: list[date]) -> list[tuple[str, str, bytes]]:
