@@ -261,10 +261,9 @@ def serve(
     _quiet_prefect(verbose)
     settings = Settings()
     from flows.serve import serve as serve_flow
-    from tasks.publish import is_local
+    from tasks.publish import absolute
 
-    lake_dir = _lake(lake)
-    lake_dir = lake_dir.resolve() if is_local(lake_dir) else lake_dir
+    lake_dir = absolute(_lake(lake))
     parameters = {
         "inputs": [str(inbox.resolve())],
         "lake": str(lake_dir),

@@ -7,7 +7,7 @@ import duckdb
 import polars as pl
 from upath import UPath
 
-from tasks.publish import PART_FILE, is_local, lake_tables
+from tasks.publish import PART_FILE, absolute, is_local, lake_tables
 
 
 class QueryError(ValueError):
@@ -52,7 +52,7 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Path | UPath) -> list[str
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
     if not is_local(lake):
         con.register_filesystem(lake.fs)
-    root = lake.resolve().as_posix() if is_local(lake) else str(lake)
+    root = str(absolute(lake))
     for table in tables:
         pattern = f"{root}/{table.name}/date=*/{PART_FILE}".replace("'", "''")
         con.execute(

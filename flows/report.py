@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from flows.query import connect
-from tasks.publish import is_local
+from tasks.publish import absolute
 
 TOP_ENTITIES = 8
 TOP_PAIRS = 40
@@ -51,7 +51,7 @@ def build_report(lake: Path, *, start: date | None = None, end: date | None = No
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-        f'<p class="muted">{html.escape(str(lake.resolve() if is_local(lake) else lake))}</p>\n{body}</body></html>'
+        f'<p class="muted">{html.escape(str(absolute(lake)))}</p>\n{body}</body></html>'
     )
 
 

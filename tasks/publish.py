@@ -61,17 +61,25 @@ def open_lake(location: str | os.PathLike) -> Path | UPath:
     """The lake at `location`, once its bucket is known to be reachable (a local folder is made
     by the first run)."""
     path = lake_path(location)
-    if is_local(path):
-        return path
-    bucket = path.path.split("/", 1)[0]
+    if not is_local(path):
+        _check_bucket(path)
+    return path
+
+
+def _check_bucket(lake: UPath) -> None:
+    bucket = lake.path.split("/", 1)[0]
     hint = "check AWS_ENDPOINT_URL and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
     try:
-        found = path.fs.exists(bucket)
+        found = lake.fs.exists(bucket)
     except Exception as exc:  # each store's client raises its own errors
-        raise LakeUnreachable(f"cannot reach the lake {path}: {exc}; {hint}") from exc
+        raise LakeUnreachable(f"cannot reach the lake {lake}: {exc}; {hint}") from exc
     if not found:
-        raise LakeUnreachable(f"the bucket {bucket!r} of the lake {path} does not exist (create it), or {hint}")
-    return path
+        raise LakeUnreachable(f"the bucket {bucket!r} of the lake {lake} does not exist (create it), or {hint}")
+
+
+def absolute(lake: Path | UPath) -> Path | UPath:
+    """The lake as any process names it: an absolute local path, or its URL."""
+    return lake.resolve() if is_local(lake) else lake
 
 
 def is_local(path: Path | UPath) -> bool:
@@ -425,7 +433,7 @@ def _make_root(lake: Path | UPath) -> None:
     if is_local(lake):
         lake.mkdir(parents=True, exist_ok=True)
     else:
-        open_lake(str(lake))
+        _check_bucket(lake)
 
 
 def _create_exclusive(path: Path | UPath, body: bytes) -> bool:
