@@ -10,12 +10,15 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from uuid import uuid4
 
 import dask
+from distributed import LocalCluster
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.context import FlowRunContext
@@ -28,7 +31,7 @@ from flows.report import write_report
 from flows.settings import Settings
 from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
-from tasks.annotate import annotate_batch, default_model, preload_model
+from tasks.annotate import annotate_batch, default_model, preload_model, release_models
 from tasks.clean import clean_batch, deduplicate
 from tasks.ingest import ingest_inputs
 from tasks.publish import (
@@ -50,21 +53,44 @@ from tasks.publish import (
 from tasks.resolve import load_lexicon
 
 
-def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
-    """Where the batches run: on the Dask cluster at `dask_address`, or else on a local Dask
-    cluster of `workers` single-threaded processes (default: one per core). Each worker process
-    loads the spaCy model once and keeps it for every batch it is given."""
-    if dask_address:
-        return DaskTaskRunner(address=dask_address)
-    # Dask's nannies make glibc give freed memory back at once (MALLOC_TRIM_THRESHOLD_=65536):
-    # spaCy frees so much per batch that the page faults cost 21 s of system time on the BBC
-    # corpus (annotation 82 s instead of 70). Local workers keep glibc's own, adaptive threshold.
-    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
-    cluster = {"n_workers": workers or os.cpu_count() or 1, "threads_per_worker": 1, "processes": True}
+def local_cluster(workers: int | None = None) -> dict:
+    """How newslake starts a local Dask cluster: `workers` single-threaded processes (default: one
+    per core) that import the steps' modules as they start. Each worker process loads the spaCy
+    model once and keeps it for every batch it is given."""
+    dask.config.set(
+        {
+            # Dask's nannies make glibc give freed memory back at once (MALLOC_TRIM_THRESHOLD_=65536):
+            # spaCy frees so much per batch that the page faults cost 21 s of system time on the BBC
+            # corpus (annotation 82 s instead of 70). Local workers keep glibc's own, adaptive threshold.
+            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+            # glibc gives each of a worker's threads an arena of its own; what one thread frees,
+            # another cannot reuse. Two arenas keep a worker at 0.33 GB over five batches, not 0.46.
+            "distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 2,
+            # A worker takes its next batch when it is free, not one ahead: batches end the run
+            # small (see tasks.clean.task_sizes), and one queued on a busy worker would leave the
+            # other idle at the end.
+            "distributed.scheduler.worker-saturation": 1.0,
+        }
+    )
     # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to
     # users, down to the heartbeat a worker may miss while the cluster stops. The scheduler's web
     # server always starts: on a free port, so that runs side by side do not compete for 8787.
-    return DaskTaskRunner(cluster_kwargs=cluster | {"dashboard_address": ":0", "silence_logs": logging.CRITICAL})
+    return {
+        "n_workers": workers or os.cpu_count() or 1,
+        "threads_per_worker": 1,
+        "processes": True,
+        "dashboard_address": ":0",
+        "silence_logs": logging.CRITICAL,
+        "preload": ["tasks.clean", "tasks.annotate"],
+    }
+
+
+def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
+    """Where the batches run: on the Dask cluster at `dask_address`, or else on a local Dask
+    cluster (`local_cluster`) that lives as long as the flow run."""
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    return DaskTaskRunner(cluster_kwargs=local_cluster(workers))
 
 
 def _default_runner() -> DaskTaskRunner:
@@ -147,6 +173,8 @@ def newslake_run(
         for done, future in enumerate(as_completed(futures), start=1):
             annotations.append(future.result())
             logger.info(f"annotated batch {done}/{len(futures)}")
+        if futures:
+            _release_models_on_workers()
         lap("annotate")
         published = publish_run(
             lake=lake,
@@ -316,6 +344,13 @@ def _load_model_on_workers(model: str, *, lemmas: bool) -> None:
     client.run(preload_model, model, lemmas=lemmas, wait=False)
 
 
+def _release_models_on_workers() -> None:
+    """Have every Dask worker drop its model and give the memory back once the run's batches are
+    annotated: publishing reads the whole run in this process, and the workers' idle gigabyte
+    would otherwise add to its peak."""
+    FlowRunContext.get().task_runner.client.run(release_models)
+
+
 def _fresh_staging(lake: Path | UPath, run_id: str) -> Path | UPath:
     """A new staging folder for this run, in the lake, where every worker reaches it; folders
     left by runs that died are removed (we hold the lock)."""
@@ -366,8 +401,19 @@ def _json(**values) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def _call(flow_fn, runner: DaskTaskRunner, parameters: dict) -> dict:
-    with prefect_api():
+@contextmanager
+def _cluster(*, dask_address: str | None, workers: int | None) -> Iterator[DaskTaskRunner]:
+    """A task runner on the cluster at `dask_address`, or on a local cluster started now and
+    stopped on exit (so that its workers start while the Prefect server boots)."""
+    if dask_address:
+        yield task_runner(dask_address=dask_address)
+        return
+    with LocalCluster(**local_cluster(workers)) as cluster:
+        yield DaskTaskRunner(address=cluster.scheduler_address)
+
+
+def _call(flow_fn, parameters: dict, *, dask_address: str | None, workers: int | None) -> dict:
+    with prefect_api(), _cluster(dask_address=dask_address, workers=workers) as runner:
         wait_until_ready()
         return flow_fn.with_options(task_runner=runner)(**parameters)
 
@@ -375,9 +421,9 @@ def _call(flow_fn, runner: DaskTaskRunner, parameters: dict) -> dict:
 def run(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
     """Run `newslake_run` from Python on a Prefect API (see `flows.prefect_api`): on the Dask
     cluster at `dask_address`, or on `workers` local processes."""
-    return _call(newslake_run, task_runner(dask_address=dask_address, workers=workers), parameters)
+    return _call(newslake_run, parameters, dask_address=dask_address, workers=workers)
 
 
 def backfill(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
     """Run `newslake_backfill` from Python, as `run` does."""
-    return _call(newslake_backfill, task_runner(dask_address=dask_address, workers=workers), parameters)
+    return _call(newslake_backfill, parameters, dask_address=dask_address, workers=workers)

@@ -5,6 +5,9 @@ All offsets are character offsets into `documents.text`. The model is a setting;
 once per process and only with the components the requested outputs need.
 """
 
+import ctypes
+import ctypes.util
+import gc
 import importlib.util
 from bisect import bisect_right
 from collections import Counter
@@ -42,6 +45,18 @@ async def preload_model(name: str, *, lemmas: bool = False) -> None:
     """Load a model into this process's cache ahead of its first batch (a coroutine, so that
     Dask's `Client.run` can start it on every worker without waiting for it)."""
     load_model(name, lemmas=lemmas)
+
+
+def release_models() -> None:
+    """Drop the models this process loaded and hand the memory they and their batches held back
+    to the system (glibc keeps freed memory for reuse otherwise)."""
+    load_model.cache_clear()
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:  # glibc only
+        trim(0)
 
 
 def excluded_components(*, lemmas: bool) -> list[str]:

@@ -248,3 +248,31 @@ def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
     rows = {r["what"]: r["count"] for r in json.loads(mine[0].data)}
     assert rows["inputs"] == 16 and rows["duplicates"] == 2 and rows["reject: language:fr"] == 1
     assert rows["rows: quotes"] == result["rows"]["quotes"]
+
+
+def _worker_state() -> dict:
+    """What a Dask worker process holds: its allocator setting, the steps it imported, its models."""
+    import os
+
+    from tasks.annotate import load_model
+
+    return {
+        "arenas": os.environ.get("MALLOC_ARENA_MAX"),
+        "steps_imported": {"tasks.clean", "tasks.annotate"} <= set(sys.modules),
+        "models": load_model.cache_info().currsize,
+    }
+
+
+def test_pipeline_local_workers_start_ready_and_give_their_model_back():
+    from distributed import Client, LocalCluster
+
+    from flows.pipeline import local_cluster
+    from tasks.annotate import default_model, preload_model, release_models
+
+    with LocalCluster(**local_cluster(1)) as cluster, Client(cluster) as client:
+        (started,) = client.run(_worker_state).values()
+        assert started == {"arenas": "2", "steps_imported": True, "models": 0}
+        client.run(preload_model, default_model())
+        assert [s["models"] for s in client.run(_worker_state).values()] == [1]
+        client.run(release_models)
+        assert [s["models"] for s in client.run(_worker_state).values()] == [0]
