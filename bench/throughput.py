@@ -23,8 +23,11 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import polars as pl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,8 +47,9 @@ for _ in nlp.pipe(texts, n_process=int(workers), **kwargs):
 """
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes (Linux /proc)."""
+def tree_rss(pid: int) -> dict[str, int]:
+    """Resident memory of a process and each of its descendants, in bytes, by a name that says
+    what the process is (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -54,40 +58,54 @@ def tree_rss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    found, todo = {}, [pid]
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, []))
         try:
             status = Path(f"/proc/{current}/status").read_text()
+            command = Path(f"/proc/{current}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
+        name = "main" if current == pid else "prefect server" if "server start" in command else "worker"
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) * 1024
-    return total
+                found[f"{name} {current}"] = int(line.split()[1]) * 1024
+    return found
 
 
-def measure(command: list[str], env: dict | None = None) -> tuple[float, int]:
+@dataclass
+class Measured:
+    seconds: float
+    peak: int  # bytes, the whole process tree
+    at_peak: dict[str, int]  # bytes per process at that moment
+
+    def breakdown(self) -> str:
+        named = sorted(((name.rsplit(" ", 1)[0], rss) for name, rss in self.at_peak.items()), key=lambda p: -p[1])
+        return ", ".join(f"{name} {rss / 2**30:.2f}" for name, rss in named if rss > 2**26)
+
+
+def measure(command: list[str], env: dict | None = None) -> Measured:
     """Wall seconds and peak process-tree RSS of a command, which must succeed."""
-    peak = 0
+    result = Measured(0.0, 0, {})
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def sample() -> None:
-        nonlocal peak
         while process.poll() is None:
-            peak = max(peak, tree_rss(process.pid))
+            found = tree_rss(process.pid)
+            if sum(found.values()) > result.peak:
+                result.peak, result.at_peak = sum(found.values()), found
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     _, err = process.communicate()
-    seconds = time.perf_counter() - started
+    result.seconds = time.perf_counter() - started
     sampler.join()
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{err[-3000:]}")
-    return seconds, peak
+    return result
 
 
 def cleaned_texts(corpus: Path) -> list[str]:
@@ -103,16 +121,22 @@ def cleaned_texts(corpus: Path) -> list[str]:
     ]
 
 
-def plain_spacy(model: str, texts: Path, workers: int, exclude: list[str], batch_size: str) -> tuple[float, int]:
+def plain_spacy(model: str, texts: Path, workers: int, exclude: list[str], batch_size: str) -> Measured:
     """Seconds and peak RSS of `nlp.pipe` over the texts (a JSON string per line), results discarded."""
     script = [sys.executable, "-c", PLAIN_SPACY, model, str(workers), json.dumps(exclude), batch_size]
     return measure([*script, str(texts)])
 
 
-def newslake(corpus: Path, lake: Path, workers: int) -> tuple[float, int]:
+def newslake(corpus: Path, lake: Path, workers: int) -> Measured:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     command = [sys.executable, "-m", "flows.cli", "run", str(corpus), "--lake", str(lake), "--workers", str(workers)]
     return measure(command, env)
+
+
+def last_run_stages(lake: Path) -> dict[str, float]:
+    """Seconds per stage of the lake's latest run, as its `runs` row records them."""
+    runs = pl.read_parquet(lake / "runs" / "**" / "*.parquet").sort("started_at")
+    return dict(runs.row(-1, named=True)["seconds"])
 
 
 def perturbed_copies(corpus: Path, target: Path, copies: int) -> None:
@@ -143,12 +167,14 @@ def main() -> None:
     texts = cleaned_texts(corpus)
     words = sum(len(t.split()) for t in texts)
     print(f"corpus {corpus}: {len(texts)} unique documents, {words:,} words; model {model}; {args.workers} workers")
-    results = {}
+    results: dict[str, Measured] = {}
+    stage_seconds: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         texts_path = Path(tmp) / "texts.jsonl"
         texts_path.write_text("".join(json.dumps(t) + "\n" for t in texts))
         lake = Path(tmp) / "lake"
         results["(a) newslake run"] = newslake(corpus, lake, args.workers)
+        stage_seconds["(a)"] = last_run_stages(lake)
 
         same_batch = str(PIPE_BATCH_SIZE)
         results["(b) plain spaCy, same work"] = plain_spacy(
@@ -165,20 +191,24 @@ def main() -> None:
             perturbed_copies(corpus, scaled, args.scale)
             shutil.rmtree(lake)
             results[f"(e) newslake run on {args.scale}x the corpus"] = newslake(scaled, lake, args.workers)
-    print(f"{'':45} {'seconds':>8} {'words/s':>9} {'peak RSS':>9}")
-    for name, (seconds, rss) in results.items():
-        rate = "" if name.startswith(("(d)", "(e)")) else f"{words / seconds:9,.0f}"
-        print(f"{name:45} {seconds:8.1f} {rate:>9} {rss / 2**30:8.2f}G")
-    a, b = results["(a) newslake run"][0], results["(b) plain spaCy, same work"][0]
+            stage_seconds["(e)"] = last_run_stages(lake)
+    print(f"{'':45} {'seconds':>8} {'words/s':>9} {'peak RSS':>9}  at the peak, GB per process")
+    for name, m in results.items():
+        rate = "" if name.startswith(("(d)", "(e)")) else f"{words / m.seconds:9,.0f}"
+        print(f"{name:45} {m.seconds:8.1f} {rate:>9} {m.peak / 2**30:8.2f}G  {m.breakdown()}")
+    for name, stages in stage_seconds.items():
+        print(f"{name}: seconds per stage " + ", ".join(f"{stage} {s:.1f}" for stage, s in stages.items()))
+    seconds = {name.split(" ", 1)[0]: m.seconds for name, m in results.items()}
+    a, b = seconds["(a)"], seconds["(b)"]
     print(f"throughput (a)/(b): {b / a:.2f} of plain spaCy")
-    lemmas = results["(b') plain spaCy with the lemmatizer too"][0]
+    lemmas = seconds["(b')"]
     print(f"the lemmatizer (run only for --tokens) makes plain spaCy {lemmas / b - 1:.0%} slower")
-    if "(c) naive: 1 process, all components" in results:
-        print(f"throughput (a)/(c): {results['(c) naive: 1 process, all components'][0] / a:.2f}x the naive baseline")
-    print(f"re-run (d)/(a): {results['(d) newslake run again, unchanged input'][0] / a:.1%} of the first run's time")
+    if "(c)" in seconds:
+        print(f"throughput (a)/(c): {seconds['(c)'] / a:.2f}x the naive baseline")
+    print(f"re-run (d)/(a): {seconds['(d)'] / a:.1%} of the first run's time")
     if args.scale:
-        scaled_rss = results[f"(e) newslake run on {args.scale}x the corpus"][1]
-        print(f"peak RSS {args.scale}x/1x: {scaled_rss / results['(a) newslake run'][1]:.2f}")
+        scaled_rss = results[f"(e) newslake run on {args.scale}x the corpus"].peak
+        print(f"peak RSS {args.scale}x/1x: {scaled_rss / results['(a) newslake run'].peak:.2f}")
 
 
 if __name__ == "__main__":

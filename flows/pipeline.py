@@ -348,7 +348,8 @@ def _release_models_on_workers() -> None:
     """Have every Dask worker drop its model and give the memory back once the run's batches are
     annotated: publishing reads the whole run in this process, and the workers' idle gigabyte
     would otherwise add to its peak."""
-    FlowRunContext.get().task_runner.client.run(release_models)
+    # A worker lost by now has nothing left to give back; the run's results are already staged.
+    FlowRunContext.get().task_runner.client.run(release_models, on_error="ignore")
 
 
 def _fresh_staging(lake: Path | UPath, run_id: str) -> Path | UPath:
