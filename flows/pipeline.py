@@ -53,10 +53,10 @@ from tasks.publish import (
 from tasks.resolve import load_lexicon
 
 
-def local_cluster(workers: int | None = None) -> dict:
-    """How newslake starts a local Dask cluster: `workers` single-threaded processes (default: one
-    per core) that import the steps' modules as they start. Each worker process loads the spaCy
-    model once and keeps it for every batch it is given."""
+def local_cluster_options(workers: int | None = None) -> dict:
+    """The options of newslake's local Dask cluster (and the Dask settings it needs): `workers`
+    single-threaded processes (default: one per core) that import the steps' modules as they
+    start. Each worker process loads the spaCy model once and keeps it for every batch it is given."""
     dask.config.set(
         {
             # Dask's nannies make glibc give freed memory back at once (MALLOC_TRIM_THRESHOLD_=65536):
@@ -87,10 +87,10 @@ def local_cluster(workers: int | None = None) -> dict:
 
 def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
     """Where the batches run: on the Dask cluster at `dask_address`, or else on a local Dask
-    cluster (`local_cluster`) that lives as long as the flow run."""
+    cluster (`local_cluster_options`) that lives as long as the flow run."""
     if dask_address:
         return DaskTaskRunner(address=dask_address)
-    return DaskTaskRunner(cluster_kwargs=local_cluster(workers))
+    return DaskTaskRunner(cluster_kwargs=local_cluster_options(workers))
 
 
 def _default_runner() -> DaskTaskRunner:
@@ -409,7 +409,7 @@ def _cluster(*, dask_address: str | None, workers: int | None) -> Iterator[DaskT
     if dask_address:
         yield task_runner(dask_address=dask_address)
         return
-    with LocalCluster(**local_cluster(workers)) as cluster:
+    with LocalCluster(**local_cluster_options(workers)) as cluster:
         yield DaskTaskRunner(address=cluster.scheduler_address)
 
 

@@ -266,10 +266,10 @@ def _worker_state() -> dict:
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
     from distributed import Client, LocalCluster
 
-    from flows.pipeline import local_cluster
+    from flows.pipeline import local_cluster_options
     from tasks.annotate import default_model, preload_model, release_models
 
-    with LocalCluster(**local_cluster(1)) as cluster, Client(cluster) as client:
+    with LocalCluster(**local_cluster_options(1)) as cluster, Client(cluster) as client:
         (started,) = client.run(_worker_state).values()
         assert started == {"arenas": "2", "steps_imported": True, "models": 0}
         client.run(preload_model, default_model())
