@@ -45,6 +45,9 @@ CLUSTER_CONFIG = """
 distributed:
   scheduler:
     worker-saturation: 1.0
+  worker:
+    profile:
+      enabled: false
   nanny:
     pre-spawn-environ:
       MALLOC_TRIM_THRESHOLD_: null

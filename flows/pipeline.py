@@ -70,6 +70,10 @@ def local_cluster_options(workers: int | None = None) -> dict:
             # small (see tasks.clean.task_sizes), and one queued on a busy worker would leave the
             # other idle at the end.
             "distributed.scheduler.worker-saturation": 1.0,
+            # Dask samples a busy worker's stack every 10 ms for its dashboard and keeps a profile
+            # of each of the last 1,000 seconds: 2-5% of the CPU spaCy could have, and a worker
+            # that grows with the length of the run (about 10 MB a minute), for 17 minutes.
+            "distributed.worker.profile.enabled": False,
         }
     )
     # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to

@@ -250,14 +250,16 @@ def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
     assert rows["rows: quotes"] == result["rows"]["quotes"]
 
 
-def _worker_state() -> dict:
-    """What a Dask worker process holds: its allocator setting, the steps it imported, its models."""
+def _worker_state(dask_worker) -> dict:
+    """What a Dask worker process holds: its allocator setting, whether it samples its own stack,
+    the steps it imported, its models."""
     import os
 
     from tasks.annotate import load_model
 
     return {
         "arenas": os.environ.get("MALLOC_ARENA_MAX"),
+        "profiling": "profile" in dask_worker.periodic_callbacks,
         "steps_imported": {"tasks.clean", "tasks.annotate"} <= set(sys.modules),
         "models": load_model.cache_info().currsize,
     }
@@ -271,7 +273,7 @@ def test_pipeline_local_workers_start_ready_and_give_their_model_back():
 
     with LocalCluster(**local_cluster_options(1)) as cluster, Client(cluster) as client:
         (started,) = client.run(_worker_state).values()
-        assert started == {"arenas": "2", "steps_imported": True, "models": 0}
+        assert started == {"arenas": "2", "profiling": False, "steps_imported": True, "models": 0}
         client.run(preload_model, default_model())
         assert [s["models"] for s in client.run(_worker_state).values()] == [1]
         client.run(release_models)
