@@ -2,7 +2,7 @@
 local Prefect server started for as long as one command needs it.
 
 The server is the public `prefect server start`, started as early as possible: it boots (about
-4 s) while newslake imports its flows. It stops with the command, even when the command is
+5 s of CPU) while newslake imports Prefect and its flows. It stops with the command, even when the command is
 killed (Linux asks the kernel to end it with its parent).
 """
 
@@ -29,13 +29,21 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     (default: Prefect's own, in PREFECT_HOME) and running the scheduler only when asked for.
     Nested uses share the outer one's server. Flow runs wait for it with `wait_until_ready`.
     """
+    # Prefect's settings take a second to import. Where they are not imported yet and the
+    # environment names no API, the local server starts booting first; it stops at once if a
+    # Prefect profile or settings file names an API after all.
+    early = None
+    if "prefect.settings" not in sys.modules and not os.environ.get("PREFECT_API_URL"):
+        early = _start(database, scheduler=scheduler)
     from prefect.context import refresh_global_settings_context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if url := PREFECT_API_URL.value():
+        if early:
+            _stop(*early)
         yield url
         return
-    server, url = _start(database, scheduler=scheduler)
+    server, url = early or _start(database, scheduler=scheduler)
     # Worker processes read the environment; Prefect's own threads read its global settings.
     os.environ["PREFECT_API_URL"] = url
     refresh_global_settings_context()
@@ -48,13 +56,7 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     finally:
         os.environ.pop("PREFECT_API_URL", None)
         refresh_global_settings_context()
-        _started.pop(url, None)
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        _stop(server, url)
 
 
 def wait_until_ready(timeout: float = 120) -> None:
@@ -95,6 +97,16 @@ def _start(database: Path | None, *, scheduler: bool) -> tuple[subprocess.Popen,
     url = f"http://127.0.0.1:{port}/api"
     _started[url] = server
     return server, url
+
+
+def _stop(server: subprocess.Popen, url: str) -> None:
+    _started.pop(url, None)
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def _healthy(url: str) -> bool:
