@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
+from flows.cluster import start_worker_template
 from flows.prefect_api import prefect_api
 from flows.settings import Settings
 
@@ -75,6 +76,8 @@ def run(
     _quiet_prefect(verbose)
     settings = Settings()
     inputs = inputs or ["data/sample"]
+    if not (dask_address or settings.dask_address):
+        start_worker_template()  # the local workers' imports start now, beside the server's boot
     with prefect_api():  # the local server boots while the arguments are checked and the flows imported
         from tasks.ingest import missing_inputs
 
@@ -220,6 +223,8 @@ def backfill(
         raise _fail("--end is before --start", 2)
     settings = Settings()
     alias_table = _aliases(aliases or settings.aliases)
+    if not (dask_address or settings.dask_address):
+        start_worker_template()
     with prefect_api():  # the server boots while the flows are imported
         lake_dir = _lake(lake)
         err.print(f"newslake: backfilling {start:%Y-%m-%d} to {end:%Y-%m-%d} in {lake_dir} ...")

@@ -6,7 +6,6 @@ the commit that makes a change visible.
 
 import hashlib
 import json
-import logging
 import os
 import platform
 import time
@@ -17,7 +16,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from uuid import uuid4
 
-import dask
 from distributed import LocalCluster
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
@@ -26,6 +24,7 @@ from prefect.futures import as_completed
 from prefect_dask import DaskTaskRunner
 from upath import UPath
 
+from flows.cluster import local_cluster_options, start_worker_template
 from flows.prefect_api import prefect_api, wait_until_ready
 from flows.report import write_report
 from flows.settings import Settings
@@ -51,42 +50,6 @@ from tasks.publish import (
     write_text,
 )
 from tasks.resolve import load_lexicon
-
-
-def local_cluster_options(workers: int | None = None) -> dict:
-    """The options of newslake's local Dask cluster (and the Dask settings it needs): `workers`
-    single-threaded processes (default: one per core) that import the steps' modules as they
-    start. Each worker process loads the spaCy model once and keeps it for every batch it is given."""
-    dask.config.set(
-        {
-            # Dask's nannies make glibc give freed memory back at once (MALLOC_TRIM_THRESHOLD_=65536):
-            # spaCy frees so much per batch that the page faults cost 21 s of system time on the BBC
-            # corpus (annotation 82 s instead of 70). Local workers keep glibc's own, adaptive threshold.
-            "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-            # glibc gives each of a worker's threads an arena of its own; what one thread frees,
-            # another cannot reuse. Two arenas keep a worker at 0.33 GB over five batches, not 0.46.
-            "distributed.nanny.pre-spawn-environ.MALLOC_ARENA_MAX": 2,
-            # A worker takes its next batch when it is free, not one ahead: batches end the run
-            # small (see tasks.clean.task_sizes), and one queued on a busy worker would leave the
-            # other idle at the end.
-            "distributed.scheduler.worker-saturation": 1.0,
-            # Dask samples a busy worker's stack every 10 ms for its dashboard and keeps a profile
-            # of each of the last 1,000 seconds: 2-5% of the CPU spaCy could have, and a worker
-            # that grows with the length of the run (about 10 MB a minute), for 17 minutes.
-            "distributed.worker.profile.enabled": False,
-        }
-    )
-    # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to
-    # users, down to the heartbeat a worker may miss while the cluster stops. The scheduler's web
-    # server always starts: on a free port, so that runs side by side do not compete for 8787.
-    return {
-        "n_workers": workers or os.cpu_count() or 1,
-        "threads_per_worker": 1,
-        "processes": True,
-        "dashboard_address": ":0",
-        "silence_logs": logging.CRITICAL,
-        "preload": ["tasks.clean", "tasks.annotate"],
-    }
 
 
 def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
@@ -413,7 +376,10 @@ def _cluster(*, dask_address: str | None, workers: int | None) -> Iterator[DaskT
     if dask_address:
         yield task_runner(dask_address=dask_address)
         return
-    with LocalCluster(**local_cluster_options(workers)) as cluster:
+    start_worker_template()
+    # A worker forked from the template starts with the template's environment: give it this
+    # process's as it is now (credentials for the lake's object store, say).
+    with LocalCluster(**local_cluster_options(workers), env=dict(os.environ)) as cluster:
         yield DaskTaskRunner(address=cluster.scheduler_address)
 
 

@@ -146,7 +146,7 @@ def identify_language(text: str) -> str:
 
 
 def dask_setup(worker=None) -> None:
-    """Make a Dask worker that preloads this module (see `flows.pipeline.local_cluster_options`)
+    """Make a Dask worker that preloads this module (see `flows.cluster.local_cluster_options`)
     ready to clean: it loads the language identifier's model (half a second) as it starts, not in
     its first batch."""
     identify_language("news")

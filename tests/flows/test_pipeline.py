@@ -251,14 +251,18 @@ def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
 
 
 def _worker_state(dask_worker) -> dict:
-    """What a Dask worker process holds: its allocator setting, whether it samples its own stack,
-    the steps it imported, its models."""
+    """What a Dask worker process holds: the environment its process started with (what glibc
+    reads), where it was forked from, whether it samples its own stack, the steps it imported,
+    its models."""
     import os
+    from pathlib import Path
 
     from tasks.annotate import load_model
 
+    started_with = dict(v.split("=", 1) for v in Path("/proc/self/environ").read_text().split("\0") if "=" in v)
     return {
-        "arenas": os.environ.get("MALLOC_ARENA_MAX"),
+        "arenas": started_with.get("MALLOC_ARENA_MAX"),
+        "forked": "multiprocessing.forkserver" in Path(f"/proc/{os.getppid()}/cmdline").read_text(),
         "profiling": "profile" in dask_worker.periodic_callbacks,
         "steps_imported": {"tasks.clean", "tasks.annotate"} <= set(sys.modules),
         "models": load_model.cache_info().currsize,
@@ -268,12 +272,13 @@ def _worker_state(dask_worker) -> dict:
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
     from distributed import Client, LocalCluster
 
-    from flows.pipeline import local_cluster_options
+    from flows.cluster import local_cluster_options, start_worker_template
     from tasks.annotate import default_model, preload_model, release_models
 
+    start_worker_template()
     with LocalCluster(**local_cluster_options(1)) as cluster, Client(cluster) as client:
         (started,) = client.run(_worker_state).values()
-        assert started == {"arenas": "2", "profiling": False, "steps_imported": True, "models": 0}
+        assert started == {"arenas": "2", "forked": True, "profiling": False, "steps_imported": True, "models": 0}
         client.run(preload_model, default_model())
         assert [s["models"] for s in client.run(_worker_state).values()] == [1]
         client.run(release_models)
