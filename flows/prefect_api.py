@@ -2,8 +2,8 @@
 local Prefect server started for as long as one command needs it.
 
 The server is the public `prefect server start`, started as early as possible: it boots (about
-5 s of CPU) while newslake imports Prefect and its flows. It stops with the command, even when the command is
-killed (Linux asks the kernel to end it with its parent).
+5 s of CPU) while newslake imports Prefect and its flows. It stops with the command, even when
+the command is killed (Linux asks the kernel to end it with its parent).
 """
 
 import os
