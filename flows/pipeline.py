@@ -9,14 +9,11 @@ import json
 import os
 import platform
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from uuid import uuid4
 
-from distributed import LocalCluster
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.context import FlowRunContext
@@ -369,22 +366,16 @@ def _json(**values) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-@contextmanager
-def _cluster(*, dask_address: str | None, workers: int | None) -> Iterator[DaskTaskRunner]:
-    """A task runner on the cluster at `dask_address`, or on a local cluster started now and
-    stopped on exit (so that its workers start while the Prefect server boots)."""
-    if dask_address:
-        yield task_runner(dask_address=dask_address)
-        return
-    start_worker_template()
-    # A worker forked from the template starts with the template's environment: give it this
-    # process's as it is now (credentials for the lake's object store, say).
-    with LocalCluster(**local_cluster_options(workers), env=dict(os.environ)) as cluster:
-        yield DaskTaskRunner(address=cluster.scheduler_address)
-
-
 def _call(flow_fn, parameters: dict, *, dask_address: str | None, workers: int | None) -> dict:
-    with prefect_api(), _cluster(dask_address=dask_address, workers=workers) as runner:
+    with prefect_api():
+        if dask_address:
+            runner = task_runner(dask_address=dask_address)
+        else:
+            start_worker_template()
+            # A worker forked from the template starts with the template's environment: give it
+            # this process's as it is now (credentials for the lake's object store, say). The
+            # cluster starts with the run's first batch: a run with nothing new starts none.
+            runner = DaskTaskRunner(cluster_kwargs=local_cluster_options(workers) | {"env": dict(os.environ)})
         wait_until_ready()
         return flow_fn.with_options(task_runner=runner)(**parameters)
 

@@ -140,6 +140,26 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_serv
     assert runs["skipped"].to_list() == [0, 13, 12]
 
 
+def test_pipeline_starts_local_workers_only_for_a_run_with_something_to_clean(prefect_server, tmp_path, monkeypatch):
+    import distributed
+
+    started = []
+
+    class CountedCluster(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            started.append(kwargs["n_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", CountedCluster)
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    inbox.mkdir()
+    shutil.copy(SAMPLE / "chip-plant.txt", inbox)
+    first = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    assert (first["new"], started) == (1, [1])
+    again = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    assert (again["new"], again["skipped"], started) == (0, 1, [1])
+
+
 def test_pipeline_refuses_a_lake_another_run_holds(prefect_server, tmp_path):
     with lake_lock(tmp_path, "other-run"), pytest.raises(LakeBusy, match="other-run"):
         run(inputs=[str(SAMPLE)], lake=str(tmp_path), workers=1)
