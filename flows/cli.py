@@ -1,5 +1,7 @@
 """The `newslake` command: run the flow, query the lake, list its tables."""
 
+import atexit
+import gc
 import json
 import os
 import shutil
@@ -22,6 +24,11 @@ from flows.settings import Settings
 if TYPE_CHECKING:
     from upath import UPath
 
+# As a command ends, Python collects every cycle of objects before it frees the modules: 0.6 s
+# once Prefect, Dask and Arrow are loaded, for memory the system takes back at once anyway.
+# Frozen objects are left out of that collection (their memory is freed all the same); the
+# command closes its files, lock and server itself before it ends.
+atexit.register(gc.freeze)
 app = typer.Typer(help="Batch NLP for news: raw articles in, a queryable Parquet lake out.", no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
