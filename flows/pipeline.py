@@ -49,12 +49,16 @@ from tasks.publish import (
 from tasks.resolve import load_lexicon
 
 
-def task_runner(*, dask_address: str | None = None, workers: int | None = None) -> DaskTaskRunner:
+def task_runner(
+    *, dask_address: str | None = None, workers: int | None = None, environ: dict[str, str] | None = None
+) -> DaskTaskRunner:
     """Where the batches run: on the Dask cluster at `dask_address`, or else on a local Dask
-    cluster (`local_cluster_options`) that lives as long as the flow run."""
+    cluster (`local_cluster_options`, its workers given `environ` if set) that starts with the
+    flow run's first batch, so that a run with nothing new starts none, and ends with the run."""
     if dask_address:
         return DaskTaskRunner(address=dask_address)
-    return DaskTaskRunner(cluster_kwargs=local_cluster_options(workers))
+    options = local_cluster_options(workers)
+    return DaskTaskRunner(cluster_kwargs=options if environ is None else options | {"env": environ})
 
 
 def _default_runner() -> DaskTaskRunner:
@@ -368,14 +372,11 @@ def _json(**values) -> str:
 
 def _call(flow_fn, parameters: dict, *, dask_address: str | None, workers: int | None) -> dict:
     with prefect_api():
-        if dask_address:
-            runner = task_runner(dask_address=dask_address)
-        else:
+        if not dask_address:
             start_worker_template()
-            # A worker forked from the template starts with the template's environment: give it
-            # this process's as it is now (credentials for the lake's object store, say). The
-            # cluster starts with the run's first batch: a run with nothing new starts none.
-            runner = DaskTaskRunner(cluster_kwargs=local_cluster_options(workers) | {"env": dict(os.environ)})
+        # A worker forked from the template starts with the template's environment: give it this
+        # process's as it is now (credentials for the lake's object store, say).
+        runner = task_runner(dask_address=dask_address, workers=workers, environ=dict(os.environ))
         wait_until_ready()
         return flow_fn.with_options(task_runner=runner)(**parameters)
 
