@@ -197,7 +197,7 @@ def main() -> None:
     for path in paths:
         scores = evaluate(path, nlp=nlp, lexicon=lexicon)
         if args.textacy:
-            scores["quotes (textacy)"] = evaluate_textacy(path, nlp=load_model(default_model(), lemmas=True))
+            scores["quotes (textacy)"] = evaluate_textacy(path, nlp=load_model(default_model(), tokens=True))
         for what, score in scores.items():
             totals[what] = totals.get(what, Score()) + score
             _line(path.name, what, score)

@@ -151,7 +151,7 @@ def main() -> None:
         texts = work / "texts.jsonl"
         texts.write_text("".join(json.dumps(t) + "\n" for t in cleaned_texts(Path(args.corpus))))
         spacy = {
-            n: plain_spacy(default_model(), texts, n, excluded_components(lemmas=False), str(PIPE_BATCH_SIZE))[0]
+            n: plain_spacy(default_model(), texts, n, excluded_components(tokens=False), str(PIPE_BATCH_SIZE))[0]
             for n in (1, 2)
         }
         print(f"    plain spaCy, 1 -> 2 processes: {spacy[1]:.1f} -> {spacy[2]:.1f} s, {spacy[1] / spacy[2]:.2f}x")

@@ -120,7 +120,7 @@ def newslake_run(
             min_words=unmapped(min_words),
         ).result()
         if any(c.kept for c in cleaned):
-            _load_model_on_workers(model, lemmas=tokens)
+            _load_model_on_workers(model, tokens=tokens)
         deduped = deduplicate(
             [c.documents for c in cleaned],
             lake=lake,
@@ -305,11 +305,11 @@ class _BackfillProgress:
         remove_empty_dir(self.path.parent)
 
 
-def _load_model_on_workers(model: str, *, lemmas: bool) -> None:
+def _load_model_on_workers(model: str, *, tokens: bool) -> None:
     """Have every Dask worker load the model now, while this process deduplicates and the workers
     would wait, rather than at its first annotation batch."""
     client = FlowRunContext.get().task_runner.client
-    client.run(preload_model, model, lemmas=lemmas, wait=False)
+    client.run(preload_model, model, tokens=tokens, wait=False)
 
 
 def _release_models_on_workers() -> None:

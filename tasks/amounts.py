@@ -26,6 +26,8 @@ _TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
 NUMBER_WORDS = {w: n for n, w in enumerate([*_SMALL.split(), "seventeen", "eighteen", "nineteen"])} | {
     w: 20 + 10 * n for n, w in enumerate(_TENS.split())
 }
+# The tagger's tags for common and proper nouns, what a count can count.
+NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS"}
 # Nouns a number can modify without counting anything.
 NOT_COUNTED = {"times", "time", "per", "percent", "%", "of", "to", "and", "or"}
 # Words between a number and what it counts that say nothing about the thing (`50 more buses`).
@@ -117,7 +119,7 @@ def _counted(doc, ent):
     """The noun phrase a cardinal number counts (`120 [armoured vehicles]`), if it directly follows it."""
     number = ent[-1]
     head = number.head
-    if number.dep_ != "nummod" or head.pos_ not in ("NOUN", "PROPN") or head.i < ent.end:
+    if number.dep_ != "nummod" or head.tag_ not in NOUN_TAGS or head.i < ent.end:
         return None
     if head.lower_ in NOT_COUNTED or not all(head in t.ancestors for t in doc[ent.end : head.i]):
         return None

@@ -41,10 +41,10 @@ def default_model() -> str:
     )
 
 
-async def preload_model(name: str, *, lemmas: bool = False) -> None:
+async def preload_model(name: str, *, tokens: bool = False) -> None:
     """Load a model into this process's cache ahead of its first batch (a coroutine, so that
     Dask's `Client.run` can start it on every worker without waiting for it)."""
-    load_model(name, lemmas=lemmas)
+    load_model(name, tokens=tokens)
 
 
 def release_models() -> None:
@@ -59,18 +59,20 @@ def release_models() -> None:
         trim(0)
 
 
-def excluded_components(*, lemmas: bool) -> list[str]:
-    """The pipeline components newslake leaves out: the lemmatizer unless lemmas are needed."""
-    return [] if lemmas else ["lemmatizer"]
+def excluded_components(*, tokens: bool) -> list[str]:
+    """The pipeline components newslake leaves out unless token rows are asked for: the attribute
+    ruler (coarse POS and morphology from the tagger's tags) and the lemmatizer, which needs it.
+    The rules read the tagger's own tags."""
+    return [] if tokens else ["attribute_ruler", "lemmatizer"]
 
 
 @lru_cache(maxsize=2)
-def load_model(name: str, *, lemmas: bool = False):
+def load_model(name: str, *, tokens: bool = False):
     """Load a spaCy pipeline once per process, with only the components the outputs need."""
     import spacy
 
     try:
-        return spacy.load(name, exclude=excluded_components(lemmas=lemmas))
+        return spacy.load(name, exclude=excluded_components(tokens=tokens))
     except OSError as exc:
         raise RuntimeError(
             f"cannot load the spaCy model {name!r}: install it as a Python package "
@@ -155,7 +157,7 @@ def annotate_batch(documents_path: str, *, model: str, tokens: bool, aliases: st
     """Annotate the unique documents of one staged batch; returns the staged file per table."""
     docs = read_parquet(documents_path, columns=["doc_id", "text", "date", "dup_of"])
     docs = docs.filter(pc.is_null(docs.column("dup_of")))
-    nlp = load_model(model, lemmas=tokens)
+    nlp = load_model(model, tokens=tokens)
     result = annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
     batch = lake_path(documents_path)
     stem = batch.stem.replace("clean-", "")

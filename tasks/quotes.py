@@ -17,6 +17,15 @@ from dataclasses import dataclass
 from tasks.resolve import Lexicon, Mention
 
 PRONOUNS = {"he": "PERSON", "she": "PERSON", "they": None, "it": None}
+# The tagger's tags for pronouns (a determiner or wh-word standing as a subject is one: `all said`),
+# the pronouns it tags as nouns (`someone tells`), and its tags for proper nouns: the coarse `pos_`
+# needs the attribute ruler, which runs only for token rows.
+PRONOUN_TAGS = {"PRP", "PRP$", "WP", "EX", "DT", "WDT"}
+NOUN_PRONOUNS = {
+    "anybody", "anyone", "anything", "everybody", "everyone", "everything", "nobody", "nothing", "somebody",
+    "someone", "something",
+}  # fmt: skip
+PROPER_NOUN_TAGS = {"NNP", "NNPS"}
 _PARAGRAPH = re.compile(r"[^\n]+")
 _SUBJECTS = ("nsubj", "nsubjpass")
 # Fewer words than this and a quoted span is a scare quote or a coined term, not a quotation.
@@ -186,9 +195,9 @@ def _speaker(doc, cue, mentions: list[Mention], quoted, lexicon: Lexicon) -> tup
     if pronoun in PRONOUNS:
         found = _antecedent(doc, subject, mentions, quoted, PRONOUNS[pronoun], lexicon)
         return (found.name, found.key) if found else (None, None)
-    if subject.pos_ == "PRON":
+    if subject.tag_ in PRONOUN_TAGS or subject.lower_ in NOUN_PRONOUNS:
         return None, None
-    name = next((t for t in named[1:] if t.pos_ == "PROPN"), None)  # `The ... Secretary, Theresa May,`
+    name = next((t for t in named[1:] if t.tag_ in PROPER_NOUN_TAGS), None)  # `The ... Secretary, Theresa May,`
     if name is not None:
         return doc[name.left_edge.i : name.i + 1].text, None
     return doc[subject.left_edge.i : subject.right_edge.i + 1].text, None

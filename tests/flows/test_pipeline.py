@@ -183,7 +183,8 @@ def test_pipeline_seed_article_with_tokens(prefect_server, tmp_path):
     text = _frame(lake, "documents")["text"][0]
     assert tokens.height > 500
     assert all(text[t["start_char"] : t["start_char"] + len(t["text"])] == t["text"] for t in tokens.to_dicts())
-    assert set(tokens.filter(pl.col("text") == "troops")["lemma"]) == {"troop"}
+    troops = tokens.filter(pl.col("text") == "troops")
+    assert set(troops["lemma"]) == {"troop"} and set(troops["pos"]) == {"NOUN"} and set(troops["tag"]) == {"NNS"}
 
 
 def test_pipeline_sample_rollups_agree_with_the_tables_they_sum(sample_lake):

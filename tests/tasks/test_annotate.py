@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from bench.evaluate import GOLD, evaluate
-from tasks.annotate import annotate
+from tasks.annotate import annotate, default_model, load_model
 from tasks.resolve import load_lexicon
 from tests.conftest import ruler, shared
 
@@ -61,6 +61,13 @@ def test_annotate_tokens_on_request(ruler_nlp):
 def test_annotate_empty_batch(ruler_nlp):
     result = annotate(_docs(), nlp=ruler_nlp, lexicon=LEXICON, tokens=True)
     assert [t.num_rows for t in result.values()] == [0] * 6
+
+
+def test_annotate_model_runs_the_attribute_ruler_and_lemmatizer_only_for_token_rows(nlp):
+    """The rules read the tagger's tags; coarse POS and lemmas are only in token rows."""
+    assert {"tagger", "parser", "ner"} <= set(nlp.pipe_names)
+    assert not {"attribute_ruler", "lemmatizer"} & set(nlp.pipe_names)
+    assert {"attribute_ruler", "lemmatizer"} <= set(load_model(default_model(), tokens=True).pipe_names)
 
 
 def test_annotate_seed_article_meets_the_gold(nlp):

@@ -64,6 +64,14 @@ def test_quotes_pronoun_goes_to_the_last_subject_not_the_last_name(nlp):
     assert _quotes(nlp, text)[0][1] == "Tom Hardy"
 
 
+@pytest.mark.parametrize("subject", ["someone", "everyone", "all of them", "I"])
+def test_quotes_pronoun_that_names_nobody_is_no_speaker(nlp, subject):
+    """A quotation whose cue's subject is a pronoun with no antecedent has no speaker, so it is
+    not one; the rules tell pronouns by the tagger's tags, which call `someone` a noun."""
+    assert _quotes(nlp, f'"We will win this election," {subject} said.') == []
+    assert _quotes(nlp, '"We will win this election," a spokesman said.')[0][1] == "a spokesman"
+
+
 @pytest.mark.parametrize(
     "text",
     [
