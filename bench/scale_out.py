@@ -145,20 +145,21 @@ def main() -> None:
     try:
         for n in (1, 2):
             with dask_cluster(n, work / f"dask-{n}.log") as address:
-                seconds[n], _ = measure([*newslake, "--lake", str(work / f"lake-{n}"), "--dask-address", address], env)
+                command = [*newslake, "--lake", str(work / f"lake-{n}"), "--dask-address", address]
+                seconds[n] = measure(command, env).seconds
             print(f"({n}) Dask cluster, {n} worker(s) of 1 thread: {seconds[n]:.1f} s", flush=True)
         print(f"    scaling 1 -> 2 workers: {seconds[1] / seconds[2]:.2f}x", flush=True)
         texts = work / "texts.jsonl"
         texts.write_text("".join(json.dumps(t) + "\n" for t in cleaned_texts(Path(args.corpus))))
         spacy = {
-            n: plain_spacy(default_model(), texts, n, excluded_components(tokens=False), str(PIPE_BATCH_SIZE))[0]
+            n: plain_spacy(default_model(), texts, n, excluded_components(tokens=False), str(PIPE_BATCH_SIZE)).seconds
             for n in (1, 2)
         }
         print(f"    plain spaCy, 1 -> 2 processes: {spacy[1]:.1f} -> {spacy[2]:.1f} s, {spacy[1] / spacy[2]:.2f}x")
-        seconds["local"], _ = measure([*newslake, "--lake", str(work / "lake-local")], env)
+        seconds["local"] = measure([*newslake, "--lake", str(work / "lake-local")], env).seconds
         print(f"(3) local cluster, local lake: {seconds['local']:.1f} s", flush=True)
         with s3_server(work / "s3") as s3_env:
-            seconds["s3"], _ = measure([*newslake, "--lake", "s3://lake/bbc"], env | s3_env)
+            seconds["s3"] = measure([*newslake, "--lake", "s3://lake/bbc"], env | s3_env).seconds
         print(f"(4) local cluster, S3 lake (SeaweedFS on 127.0.0.1): {seconds['s3']:.1f} s", flush=True)
         print(f"    S3 overhead: {seconds['s3'] / seconds['local']:.2f}x the local lake's time", flush=True)
     finally:
