@@ -62,6 +62,16 @@ def local_cluster_options(workers: int | None = None) -> dict:
             # of each of the last 1,000 seconds: 2-5% of the CPU spaCy could have, and a worker
             # that grows with the length of the run (about 10 MB a minute), for 17 minutes.
             "distributed.worker.profile.enabled": False,
+            # Dask's servers also wake to time their event loop (every 20 ms), to read each
+            # worker's memory (100 ms) and the machine's load and disks (500 ms), and to look for
+            # work to steal, which queued tasks never need: 4% of a core in the command's process
+            # alone, taken from spaCy all run long. Once a second still stops a worker that
+            # outgrows its memory in time.
+            "distributed.admin.tick.interval": "1s",
+            "distributed.worker.memory.monitor-interval": "1s",
+            "distributed.admin.system-monitor.interval": "2s",
+            "distributed.admin.system-monitor.disk": False,
+            "distributed.scheduler.work-stealing": False,
         }
     )
     # A task's failure reaches the flow through Prefect; the cluster's own log lines are noise to
