@@ -13,6 +13,9 @@ import os
 from multiprocessing import forkserver
 
 STEPS = ["tasks.clean", "tasks.annotate"]  # what every worker imports before its first task
+# What a forked worker would otherwise import on its own, 0.4 s of CPU or more each: Dask's worker
+# as it starts, datasketch as it cleans its first batch and spaCy as it loads the model.
+FORKED_IMPORTS = ["distributed.nanny", "datasketch", "spacy"]
 # The environment workers start with; the C libraries read it when a process starts. glibc gives
 # each of a worker's threads an arena of its own, and what one thread frees another cannot reuse:
 # two arenas kept a worker at 0.33 GB over five batches, not 0.46. One thread per numeric library
@@ -26,7 +29,7 @@ def start_worker_template() -> None:
     process; nothing to do where only spawning is available)."""
     if _START_METHOD != "forkserver":
         return
-    multiprocessing.get_context("forkserver").set_forkserver_preload(STEPS)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(STEPS + FORKED_IMPORTS)
     saved = {name: os.environ.get(name) for name in WORKER_ENVIRON}
     os.environ.update(WORKER_ENVIRON)
     try:

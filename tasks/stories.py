@@ -8,9 +8,13 @@ and no document is dropped: rollups count stories with `count(DISTINCT story_id)
 
 import zlib
 from collections.abc import Iterable
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from datasketch import LeanMinHash
 
 NUM_PERM = 64
 SCHEME = "affine32"  # datasketch 2's default hashing: values below 2**32
@@ -18,8 +22,16 @@ SHINGLE = 3
 THRESHOLD = 0.5
 # Near-duplicates are looked for among documents published this many days around a new one.
 WINDOW_DAYS = 7
-# One set of permutations for every signature (datasketch would draw the same ones per document).
-_PERMUTATIONS = MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
+
+
+# datasketch is imported where it is used: importing it imports SciPy's integration (0.4-0.8 s of
+# CPU), which a run with nothing new to clean would spend for nothing.
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    """One set of permutations for every signature (datasketch would draw the same ones per document)."""
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, scheme=SCHEME).permutations
 
 
 def signature(text: str) -> bytes:
@@ -29,20 +41,29 @@ def signature(text: str) -> bytes:
     permuting it): twice as fast as datasketch's default SHA-1, and the same 2,056 stories on
     the BBC corpus (2,223 of 2,225 labels identical).
     """
+    from datasketch import MinHash
+
     words = text.casefold().split()
     shingles = [" ".join(words[i : i + SHINGLE]).encode() for i in range(max(1, len(words) - SHINGLE + 1))]
-    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashfunc=zlib.crc32, permutations=_PERMUTATIONS)
+    minhash = MinHash(num_perm=NUM_PERM, scheme=SCHEME, hashfunc=zlib.crc32, permutations=_permutations())
     minhash.update_batch(shingles)
     return minhash.hashvalues.astype("<u4").tobytes()
 
 
-def _minhash(sig: bytes) -> LeanMinHash:
+def _minhash(sig: bytes) -> "LeanMinHash":
+    from datasketch import LeanMinHash
+
     return LeanMinHash(seed=1, scheme=SCHEME, hashvalues=np.frombuffer(sig, dtype="<u4").astype(np.uint64))
 
 
 def assign_stories(new: Iterable[tuple[str, bytes]], known: Iterable[tuple[str, str, bytes]]) -> dict[str, str]:
     """Story ids for new documents (doc_id, signature), in order, given documents already
     labelled (doc_id, story_id, signature)."""
+    new = list(new)
+    if not new:
+        return {}
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     stories: dict[str, str] = {}
     hashes: dict[str, LeanMinHash] = {}
