@@ -87,8 +87,10 @@ def _start(database: Path | None, *, scheduler: bool) -> tuple[subprocess.Popen,
         # A server for one command needs neither the scheduler's services nor Prefect's block types
         # in its database: checking whether those are registered imports every installed Prefect
         # collection (prefect-dask brings in Dask), half a second of a boot the flow run waits for.
-        env |= {"PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false"}
-        env |= {"PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
+        env |= {
+            "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
+            "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
+        }
     if database is not None:
         database.mkdir(parents=True, exist_ok=True)
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{database / 'prefect.db'}"
