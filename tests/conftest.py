@@ -22,14 +22,15 @@ def shared(relative: str) -> Path:
     return path
 
 
-def newslake(*args: str, **popen) -> subprocess.Popen:
+def newslake(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """The newslake command in a process group of its own, as a user starts it: on its own
-    local Prefect server, not the tests' one. Output is piped unless `popen` says otherwise."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    local Prefect server, not the tests' one, with `env` added to the environment. Output is
+    piped unless `popen` says otherwise."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DO_NOT_TRACK"))}
     return subprocess.Popen(
         [sys.executable, "-m", "flows.cli", *args],
         cwd=ROOT,
-        env=env,
+        env=inherited | (env or {}),
         text=True,
         start_new_session=True,
         **({"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen),
