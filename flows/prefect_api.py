@@ -19,6 +19,16 @@ from pathlib import Path
 import httpx
 
 _started: dict[str, subprocess.Popen] = {}  # servers this process started and has not waited for
+_UNNEEDED_BY_ONE_COMMAND = [
+    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED",
+    "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED",
+    "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED",
+    "PREFECT_SERVER_SERVICES_REPOSSESSOR_ENABLED",
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",
+    "PREFECT_API_EVENTS_STREAM_OUT_ENABLED",
+    "PREFECT_SERVER_REGISTER_BLOCKS_ON_START",
+    "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION",
+]
 
 
 @contextmanager
@@ -83,14 +93,13 @@ def _start(database: Path | None, *, scheduler: bool) -> tuple[subprocess.Popen,
     command += ["--no-ui", "--analytics-off", "--log-level", "WARNING"]
     env = dict(os.environ)
     if not scheduler:
-        command.append("--no-services")
-        # A server for one command needs neither the scheduler's services nor Prefect's block types
-        # in its database: checking whether those are registered imports every installed Prefect
-        # collection (prefect-dask brings in Dask), half a second of a boot the flow run waits for.
-        env |= {
-            "PREFECT_SERVER_REGISTER_BLOCKS_ON_START": "false",
-            "PREFECT_SERVER_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
-        }
+        # A server for one command runs the services that record its flow run's tasks and events
+        # (for the UI afterwards), none that schedule, watch or stream runs. Nor does it register
+        # Prefect's block types: checking whether those are registered imports every installed
+        # Prefect collection (prefect-dask brings in Dask), half a second of a boot the flow run
+        # waits for.
+        command += ["--no-scheduler", "--no-late-runs"]
+        env |= dict.fromkeys(_UNNEEDED_BY_ONE_COMMAND, "false")
     if database is not None:
         database.mkdir(parents=True, exist_ok=True)
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = f"sqlite+aiosqlite:///{database / 'prefect.db'}"

@@ -6,6 +6,7 @@ import pty
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import threading
 
@@ -20,8 +21,9 @@ runner = CliRunner()
 def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_path):
     """The real command on its own local Prefect server, first as on a fresh machine in a
     terminal (a new Prefect home, stderr a TTY: where Prefect prints first-use notices): a
-    summary, and on stderr only newslake's own line and the flow's log, no notices or
-    tracebacks. Run again on the same inputs, it finds everything in the lake and annotates nothing."""
+    summary, on stderr only newslake's own line and the flow's log, no notices or tracebacks,
+    and the run with its tasks in Prefect's database. Run again on the same inputs, it finds
+    everything in the lake and annotates nothing."""
 
     def newslake_run(*, terminal: bool = False) -> subprocess.CompletedProcess:
         args = ("run", "--lake", str(tmp_path / "lake"), "--workers", "1")
@@ -48,6 +50,14 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
     assert "16 inputs -> 13 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
     assert "empty_text 1, language:fr 1, malformed_record 1" in first.stdout
     assert "annotated batch 1/1" in first.stderr
+    # What `prefect server start` shows of the run afterwards, from the database its server kept:
+    # the flow run and each of its tasks.
+    with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
+        flow_runs = db.execute("SELECT state_type FROM flow_run").fetchall()
+        task_runs = db.execute("SELECT name, state_type FROM task_run").fetchall()
+    assert flow_runs == [("COMPLETED",)]
+    assert {name.rsplit("-", 1)[0] for name, _ in task_runs} >= {"ingest", "clean", "annotate", "publish", "commit"}
+    assert {state for _, state in task_runs} == {"COMPLETED"}
     again = newslake_run()
     assert "16 inputs -> 0 documents (0 duplicates) + 13 already in the lake + 3 rejects" in again.stdout
     assert "annotated batch" not in again.stderr
