@@ -46,7 +46,7 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     if "prefect.settings" not in sys.modules and not os.environ.get("PREFECT_API_URL"):
         early = _start(database, scheduler=scheduler)
     from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     if url := PREFECT_API_URL.value():
         if early:
@@ -58,7 +58,8 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     os.environ["PREFECT_API_URL"] = url
     refresh_global_settings_context()
     try:
-        with temporary_settings({PREFECT_API_URL: url}):
+        # The server serves no UI: no "View at" link to a page that is not there.
+        with temporary_settings({PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
             try:
                 yield url
             finally:

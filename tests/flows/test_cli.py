@@ -50,6 +50,7 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
     assert "16 inputs -> 13 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
     assert "empty_text 1, language:fr 1, malformed_record 1" in first.stdout
     assert "annotated batch 1/1" in first.stderr
+    assert "View at" not in first.stderr  # the command's server serves no UI to link to
     # What `prefect server start` shows of the run afterwards, from the database its server kept:
     # the flow run and each of its tasks.
     with sqlite3.connect(tmp_path / "prefect" / "prefect.db") as db:
