@@ -42,6 +42,8 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
             os.close(leader)
             err = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode().replace("\r\n", "\n"))
         assert process.returncode == 0, err
+        for noise in ("Traceback", "ERROR", "Error", "Task run"):
+            assert noise not in err, err
         for line in filter(None, err.splitlines()):
             assert re.match(r"newslake: |\d\d:\d\d:\d\d\.\d{3} \| INFO +\| Flow run ", line), err
         return subprocess.CompletedProcess(process.args, process.returncode, out, err)
