@@ -1,5 +1,5 @@
 """newslake's local Dask cluster: one single-threaded worker process per core, each forked from
-a process that imported the steps once.
+a process that made ready what every worker needs (`flows.worker_template`) once.
 
 A spawned worker spends about 3 s of CPU importing Prefect, Arrow and the steps before its first
 task, and on two cores the two workers' imports compete with the Prefect server's boot. A fork
@@ -13,9 +13,6 @@ import os
 from multiprocessing import forkserver
 
 STEPS = ["tasks.clean", "tasks.annotate"]  # what every worker imports before its first task
-# What a forked worker would otherwise import on its own, 0.4 s of CPU or more each: Dask's worker
-# as it starts, datasketch as it cleans its first batch and spaCy as it loads the model.
-FORKED_IMPORTS = ["distributed.nanny", "datasketch", "spacy"]
 # The environment workers start with; the C libraries read it when a process starts. glibc gives
 # each of a worker's threads an arena of its own, and what one thread frees another cannot reuse:
 # two arenas kept a worker at 0.33 GB over five batches, not 0.46. One thread per numeric library
@@ -29,7 +26,7 @@ def start_worker_template() -> None:
     process; nothing to do where only spawning is available)."""
     if _START_METHOD != "forkserver":
         return
-    multiprocessing.get_context("forkserver").set_forkserver_preload(STEPS + FORKED_IMPORTS)
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["flows.worker_template"])
     saved = {name: os.environ.get(name) for name in WORKER_ENVIRON}
     os.environ.update(WORKER_ENVIRON)
     try:

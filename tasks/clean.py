@@ -148,7 +148,7 @@ def identify_language(text: str) -> str:
 def dask_setup(worker=None) -> None:
     """Make a Dask worker that preloads this module (see `flows.cluster.local_cluster_options`)
     ready to clean: it loads the language identifier's model (half a second) as it starts, not in
-    its first batch."""
+    its first batch, unless it was forked from `flows.worker_template`, which loaded it already."""
     identify_language("news")
 
 

@@ -17,7 +17,7 @@ from flows.pipeline import run
 from schemas import TABLES
 from tasks.publish import LakeBusy, lake_lock, lake_tables, read_manifest, read_table
 from tasks.resolve import load_lexicon
-from tests.conftest import SAMPLE, shared
+from tests.conftest import ROOT, SAMPLE, shared
 
 READ_WITHOUT_NEWSLAKE = """
 import json, sys, duckdb, polars as pl
@@ -288,6 +288,18 @@ def _worker_state(dask_worker) -> dict:
         "steps_imported": {"tasks.clean", "tasks.annotate"} <= set(sys.modules),
         "models": load_model.cache_info().currsize,
     }
+
+
+def test_pipeline_worker_template_holds_what_every_worker_needs():
+    """What the fork server imports, once for all workers: the steps, Dask's worker, spaCy and
+    the language identifier's model."""
+    check = (
+        "import sys, flows.worker_template, py3langid.langid as langid;"
+        "needed = {'tasks.clean', 'tasks.annotate', 'distributed.nanny', 'datasketch', 'spacy'};"
+        "print(needed <= set(sys.modules), langid.IDENTIFIER is not None)"
+    )
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
