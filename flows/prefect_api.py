@@ -46,7 +46,12 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     if "prefect.settings" not in sys.modules and not os.environ.get("PREFECT_API_URL"):
         early = _start(database, scheduler=scheduler)
     from prefect.context import refresh_global_settings_context
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_UI_URL,
+        temporary_settings,
+    )
 
     if url := PREFECT_API_URL.value():
         if early:
@@ -57,9 +62,15 @@ def prefect_api(database: Path | None = None, *, scheduler: bool = False) -> Ite
     # Worker processes read the environment; Prefect's own threads read its global settings.
     os.environ["PREFECT_API_URL"] = url
     refresh_global_settings_context()
+    # The server serves no UI: no "View at" link to a page that is not there. A server for one
+    # command has no use for flow run heartbeats either (they let automations find runs that died;
+    # this server stops with its run), and a flow run that sends them ends up to a second late,
+    # as its heartbeat thread wakes to see it is done.
+    settings = {PREFECT_API_URL: url, PREFECT_UI_URL: ""}
+    if not scheduler:
+        settings[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     try:
-        # The server serves no UI: no "View at" link to a page that is not there.
-        with temporary_settings({PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
+        with temporary_settings(settings):
             try:
                 yield url
             finally:
