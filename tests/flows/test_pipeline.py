@@ -294,8 +294,8 @@ def test_pipeline_worker_template_holds_what_every_worker_needs():
     """What the fork server imports, once for all workers: the steps, Dask's worker, spaCy and
     the language identifier's model."""
     check = (
-        "import sys, flows.worker_template, py3langid.langid as langid;"
-        "needed = {'tasks.clean', 'tasks.annotate', 'distributed.nanny', 'datasketch', 'spacy'};"
+        "import sys, flows.worker_template, py3langid.langid as langid; from flows.cluster import STEPS;"
+        "needed = {*STEPS, 'tasks.clean', 'tasks.annotate', 'distributed.nanny', 'datasketch', 'spacy'};"
         "print(needed <= set(sys.modules), langid.IDENTIFIER is not None)"
     )
     done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
