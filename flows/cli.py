@@ -83,8 +83,11 @@ def run(
     _quiet_prefect(verbose)
     settings = Settings()
     inputs = inputs or ["data/sample"]
-    if not (dask_address or settings.dask_address):
-        start_worker_template()  # the local workers' imports start now, beside the server's boot
+    if not (dask_address or settings.dask_address) and _new_lake(lake or settings.lake):
+        # Every input is new to a lake that does not exist yet: the local workers' imports start
+        # now, beside the server's boot. Into an existing lake, the run starts them once it has
+        # found something new (see flows.pipeline).
+        start_worker_template()
     with prefect_api():  # the local server boots while the arguments are checked and the flows imported
         from tasks.ingest import missing_inputs
 
@@ -115,6 +118,11 @@ def run(
     _print_summary(result)
     if report:
         out.print(f"report: {report}")
+
+
+def _new_lake(location: str) -> bool:
+    """Whether the lake is a local folder that does not exist yet."""
+    return "://" not in location and not Path(location).exists()
 
 
 def _lake(option: str | None) -> "Path | UPath":

@@ -3,8 +3,9 @@ a process that made ready what every worker needs (`flows.worker_template`) once
 
 A spawned worker spends about 3 s of CPU importing Prefect, Arrow and the steps before its first
 task, and on two cores the two workers' imports compete with the Prefect server's boot. A fork
-server, started as a command starts, imports them once while newslake imports its flows and the
-server boots; each worker is then a fork of it, ready in a fraction of a second.
+server, started as soon as a command knows that its run has batches, imports them once while
+newslake imports its flows and the server boots; each worker is then a fork of it, ready in a
+fraction of a second. A run with nothing new starts none: its imports would only slow the boot.
 """
 
 import logging

@@ -5,10 +5,12 @@ the commit that makes a change visible.
 """
 
 import hashlib
+import inspect
 import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,7 +31,7 @@ from schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from tasks.aggregate import rollup_days
 from tasks.annotate import annotate_batch, default_model, preload_model, release_models
 from tasks.clean import clean_batch, deduplicate
-from tasks.ingest import ingest_inputs
+from tasks.ingest import anything_new, ingest_inputs
 from tasks.publish import (
     commit_changes,
     export_days,
@@ -370,9 +372,14 @@ def _json(**values) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-def _call(flow_fn, parameters: dict, *, dask_address: str | None, workers: int | None) -> dict:
+def _call(
+    flow_fn, parameters: dict, *, dask_address: str | None, workers: int | None, has_batches: Callable[[], bool]
+) -> dict:
     with prefect_api():
-        if not dask_address:
+        # The process that local workers are forked from imports what they need (about 3.5 s of
+        # CPU) while the server boots, when the flow will have batches to run: a run with
+        # nothing new to do would only wait for the server longer.
+        if not dask_address and has_batches():
             start_worker_template()
         # A worker forked from the template starts with the template's environment: give it this
         # process's as it is now (credentials for the lake's object store, say).
@@ -384,9 +391,18 @@ def _call(flow_fn, parameters: dict, *, dask_address: str | None, workers: int |
 def run(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
     """Run `newslake_run` from Python on a Prefect API (see `flows.prefect_api`): on the Dask
     cluster at `dask_address`, or on `workers` local processes."""
-    return _call(newslake_run, parameters, dask_address=dask_address, workers=workers)
+    given = inspect.signature(newslake_run.fn).bind(**parameters)
+    given.apply_defaults()
+    inputs, lake, source = (given.arguments[name] for name in ("inputs", "lake", "source"))
+    return _call(
+        newslake_run,
+        parameters,
+        dask_address=dask_address,
+        workers=workers,
+        has_batches=lambda: anything_new(inputs, lake=lake, source=source),
+    )
 
 
 def backfill(*, workers: int | None = None, dask_address: str | None = None, **parameters) -> dict:
     """Run `newslake_backfill` from Python, as `run` does."""
-    return _call(newslake_backfill, parameters, dask_address=dask_address, workers=workers)
+    return _call(newslake_backfill, parameters, dask_address=dask_address, workers=workers, has_batches=lambda: True)

@@ -245,8 +245,7 @@ def ingest_inputs(
     as skipped and goes no further: a re-run on the same inputs costs a read of the files.
     """
     files, rejects = discover(inputs, source=source)
-    documents = read_table(lake_path(lake), TABLES["documents"], ["raw_hash"]).column("raw_hash")
-    known = set(documents.drop_null().to_pylist())
+    known = _known_records(lake)
     paths: list[str] = []
     batch: list[dict] = []
     records = skipped = 0
@@ -257,6 +256,38 @@ def ingest_inputs(
         paths.append(str(path))
         batch.clear()
 
+    for record in _read_records(files, rejects):
+        if record["raw_hash"] in known:
+            skipped += 1
+            continue
+        records += 1
+        batch.append(record)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    rejects_path = lake_path(staging) / "rejects-ingest.parquet"
+    write_parquet(rejects_path, rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
+    return IngestOutput(paths, str(rejects_path), len(files), records, len(rejects), skipped)
+
+
+def anything_new(inputs: list[str], *, lake: str, source: str | None) -> bool:
+    """Whether the inputs hold a record that `ingest_inputs` would not skip, read up to the first
+    one: a run that finds none has nothing to clean or annotate."""
+    files, _ = discover(inputs, source=source)
+    known = _known_records(lake)
+    return any(record["raw_hash"] not in known for record in _read_records(files, []))
+
+
+def _known_records(lake: str) -> set[str]:
+    """The `raw_hash` of every record the lake holds as a document."""
+    documents = read_table(lake_path(lake), TABLES["documents"], ["raw_hash"]).column("raw_hash")
+    return set(documents.drop_null().to_pylist())
+
+
+def _read_records(files: list[InputFile], rejects: list[Reject]) -> Iterator[dict]:
+    """The records of `files` in order, each with its `raw_hash`; what cannot be read or parsed
+    is added to `rejects`."""
     for file in files:
         try:
             data = file.path.read_bytes()
@@ -267,15 +298,4 @@ def ingest_inputs(
         rejects.extend(rejected)
         for record in found:
             record["raw_hash"] = record_hash(record)
-            if record["raw_hash"] in known:
-                skipped += 1
-                continue
-            records += 1
-            batch.append(record)
-            if len(batch) >= batch_size:
-                flush()
-    if batch:
-        flush()
-    rejects_path = lake_path(staging) / "rejects-ingest.parquet"
-    write_parquet(rejects_path, rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
-    return IngestOutput(paths, str(rejects_path), len(files), records, len(rejects), skipped)
+            yield record

@@ -1,6 +1,7 @@
 """End-to-end runs of the real flow with the real model on real text."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows.pipeline import run
 from schemas import TABLES
+from tasks.ingest import anything_new
 from tasks.publish import LakeBusy, lake_lock, lake_tables, read_manifest, read_table
 from tasks.resolve import load_lexicon
 from tests.conftest import ROOT, SAMPLE, shared
@@ -300,6 +302,48 @@ def test_pipeline_worker_template_holds_what_every_worker_needs():
     )
     done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]
+
+
+def test_pipeline_finds_new_work_up_to_the_first_record_the_lake_lacks(sample_lake, tmp_path):
+    """Work is any record the lake does not hold as a document: from a new file, a changed one,
+    or one rejected before it became a document (the sample's French article and empty one)."""
+    lake, _ = sample_lake
+    known = [str(SAMPLE / "chip-plant.txt"), str(SAMPLE / "harbour-tunnel.txt")]
+    assert not anything_new(known, lake=str(lake), source=None)
+    assert anything_new(known, lake=str(tmp_path / "new-lake"), source=None)
+    assert anything_new([str(SAMPLE)], lake=str(lake), source=None)
+    changed = tmp_path / "sample" / "chip-plant.txt"
+    changed.parent.mkdir()
+    changed.write_text((SAMPLE / "chip-plant.txt").read_text().replace("the", "a", 1))
+    assert anything_new([*known, str(changed)], lake=str(lake), source=None)
+
+
+def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sample_lake, tmp_path):
+    """The fork server imports spaCy and the steps (seconds of CPU, beside the server's boot): a
+    run over inputs the lake already holds starts none, a run with a new record does."""
+    from prefect.settings import PREFECT_API_URL
+
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_lake[0], lake)
+    new = tmp_path / "sample" / "new.txt"
+    new.parent.mkdir()
+    new.write_text((SAMPLE / "chip-plant.txt").read_text().replace("the", "a", 1))
+    script = (
+        "import sys, psutil; from flows.pipeline import run\n"
+        "for given in sys.argv[2:]:\n"
+        "    done = run(inputs=[given], lake=sys.argv[1], workers=1)\n"
+        "    children = [' '.join(c.cmdline()) for c in psutil.Process().children()]\n"
+        "    print(done['new'], any('forkserver' in c for c in children))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(lake), str(SAMPLE / "chip-plant.txt"), str(new)],
+        cwd=ROOT,
+        env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["0 False", "1 True"]
 
 
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
