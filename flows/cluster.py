@@ -11,6 +11,7 @@ fraction of a second. A run with nothing new starts none: its imports would only
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from multiprocessing import forkserver
 
 STEPS = ["tasks.clean", "tasks.annotate"]  # what every worker imports before its first task
@@ -20,18 +21,22 @@ STEPS = ["tasks.clean", "tasks.annotate"]  # what every worker imports before it
 # is Dask's own default for its workers: a worker is one process on one core.
 WORKER_ENVIRON = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 _START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+_template_started = False  # by this process: `needed` is not asked again
 
 
-def start_worker_template() -> None:
-    """Start, in the background, the process that local workers are forked from (once per
-    process; nothing to do where only spawning is available)."""
-    if _START_METHOD != "forkserver":
+def start_worker_template(needed: Callable[[], bool] = lambda: True) -> None:
+    """Start, in the background, the process that local workers are forked from, if `needed()`
+    says a run will have batches (asked only while it is not started yet; once per process, and
+    nothing to do where only spawning is available)."""
+    global _template_started
+    if _START_METHOD != "forkserver" or not (_template_started or needed()):
         return
     multiprocessing.get_context("forkserver").set_forkserver_preload(["flows.worker_template"])
     saved = {name: os.environ.get(name) for name in WORKER_ENVIRON}
     os.environ.update(WORKER_ENVIRON)
     try:
         forkserver.ensure_running()
+        _template_started = True
     finally:
         for name, value in saved.items():
             if value is None:

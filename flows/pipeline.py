@@ -379,8 +379,8 @@ def _call(
         # The process that local workers are forked from imports what they need (about 3.5 s of
         # CPU) while the server boots, when the flow will have batches to run: a run with
         # nothing new to do would only wait for the server longer.
-        if not dask_address and has_batches():
-            start_worker_template()
+        if not dask_address:
+            start_worker_template(has_batches)
         # A worker forked from the template starts with the template's environment: give it this
         # process's as it is now (credentials for the lake's object store, say).
         runner = task_runner(dask_address=dask_address, workers=workers, environ=dict(os.environ))

@@ -346,6 +346,18 @@ def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sa
     assert done.stdout.splitlines() == ["0 False", "1 True"]
 
 
+def test_pipeline_worker_template_asks_whether_it_is_needed_only_until_it_runs():
+    """A command that started the fork server first (into a new lake) reads no inputs again to
+    learn that its run has batches."""
+    from flows.cluster import start_worker_template
+
+    def asked() -> bool:
+        raise AssertionError("asked whether the fork server is needed after it was started")
+
+    start_worker_template()
+    start_worker_template(asked)
+
+
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
     from distributed import Client, LocalCluster
 
