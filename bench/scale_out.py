@@ -26,13 +26,13 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from throughput import cleaned_texts, measure, plain_spacy
+
+from newslake.flows.parameters import default_model
+from newslake.tasks.annotate import PIPE_BATCH_SIZE, excluded_components
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-sys.path.insert(0, str(ROOT / "bench"))
-
-from throughput import cleaned_texts, measure, plain_spacy  # noqa: E402
-
-from tasks.annotate import PIPE_BATCH_SIZE, default_model, excluded_components  # noqa: E402
 
 
 def free_port() -> int:
@@ -85,7 +85,7 @@ def dask_cluster(workers: int, log: Path):
     scheduler = [str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
     scheduler += ["--dashboard-address", ":0"]
     worker = [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]
-    worker += ["--preload", "tasks.clean", "--preload", "tasks.annotate"]
+    worker += ["--preload", "newslake.tasks.clean", "--preload", "newslake.tasks.annotate"]
 
     def ready() -> bool:
         try:

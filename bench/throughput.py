@@ -33,13 +33,12 @@ from pathlib import Path
 
 import polars as pl
 
+from newslake.flows.parameters import RunParameters, default_model
+from newslake.tasks.annotate import PIPE_BATCH_SIZE, excluded_components
+from newslake.tasks.clean import clean, mark_duplicates
+from newslake.tasks.ingest import discover, parse_file, to_raw_table
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tasks.annotate import PIPE_BATCH_SIZE, default_model, excluded_components  # noqa: E402
-from tasks.clean import clean, mark_duplicates  # noqa: E402
-from tasks.ingest import discover, parse_file, to_raw_table  # noqa: E402
-
 PLAIN_SPACY = """
 import json, sys, spacy
 model, workers, exclude, batch_size, path = sys.argv[1:6]
@@ -131,7 +130,12 @@ def cleaned_texts(corpus: Path) -> list[str]:
     records = []
     for file in files:
         records.extend(parse_file(file, file.path.read_bytes())[0])
-    docs = clean(to_raw_table(records), run_id="bench", ingested_at=datetime.now(UTC)).documents
+    run = RunParameters(inputs=[str(corpus)])  # a run's defaults
+    raw = to_raw_table(records)
+    docs = clean(
+        raw, run_id="bench", ingested_at=datetime.now(UTC), languages=run.kept_languages, min_words=run.min_words
+    )
+    docs = docs.documents
     docs, _ = mark_duplicates(docs, first_seen={})
     return [
         t for t, d in zip(docs.column("text").to_pylist(), docs.column("dup_of").to_pylist(), strict=True) if d is None
@@ -146,7 +150,17 @@ def plain_spacy(model: str, texts: Path, workers: int, exclude: list[str], batch
 
 def newslake(corpus: Path, lake: Path, workers: int) -> Measured:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    command = [sys.executable, "-m", "flows.cli", "run", str(corpus), "--lake", str(lake), "--workers", str(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "newslake.flows.cli",
+        "run",
+        str(corpus),
+        "--lake",
+        str(lake),
+        "--workers",
+        str(workers),
+    ]
     return measure(command, env)
 
 

@@ -13,7 +13,7 @@ import datasketch  # noqa: F401
 import distributed.nanny  # noqa: F401
 import spacy  # noqa: F401
 
-from flows.cluster import STEPS
+from newslake.flows.dask_cluster import STEPS
 
 # What Dask's `preload` does in each worker, done here once for every fork.
 for name in STEPS:

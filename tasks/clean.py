@@ -10,7 +10,6 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import ftfy
 import pyarrow as pa
@@ -18,10 +17,11 @@ from dateutil import parser as dateparser
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import DOCUMENTS, PARTITION, TABLES
-from tasks.ingest import RAW, Reject, rejects_table
-from tasks.publish import lake_path, partition_days, read_days, read_parquet, read_table, write_parquet
-from tasks.stories import WINDOW_DAYS, assign_stories, signature
+from newslake.schemas import DOCUMENTS, PARTITION, TABLES
+from newslake.tasks.ingest import RAW, Reject, rejects_table
+from newslake.tasks.lake import Batch, Lake, read_days, read_table
+from newslake.tasks.lake.storage import AnyPath, write_parquet
+from newslake.tasks.stories import WINDOW_DAYS, assign_stories, signature
 
 CLEANED = DOCUMENTS.append(PARTITION)
 
@@ -157,8 +157,8 @@ def clean(
     *,
     run_id: str,
     ingested_at: datetime,
-    languages: frozenset[str] | None = frozenset({"en"}),
-    min_words: int = 20,
+    languages: frozenset[str] | None,
+    min_words: int,
 ) -> CleanResult:
     """Turn RAW records into CLEANED documents (dup_of still unset) and rejects.
 
@@ -167,61 +167,58 @@ def clean(
     rows: list[dict] = []
     rejects: list[Reject] = []
     for record in raw.to_pylist():
-
-        def reject(reason: str, detail: str | None = None, record=record) -> None:
-            payload = decode(record["payload"])
-            rejects.append(Reject(record["source"], record["origin"], reason, detail, payload))
-
-        title, url, published = record["title"], record["url"], record["published"]
-        if record["kind"] == "html":
-            page = extract_html(record["payload"])
-            if page is None:
-                reject("no_text", "no article text found in the HTML")
-                continue
-            text = page["text"]
-            title, url, published = title or page["title"], url or page["url"], published or page["published"]
-        elif record["kind"] == "txt":
-            title, text = split_title(decode(record["payload"]))
+        found = _clean_record(record, languages=languages, min_words=min_words)
+        if isinstance(found, tuple):
+            reason, detail = found
+            rejects.append(Reject(record["source"], record["origin"], reason, detail, decode(record["payload"])))
         else:
-            text = decode(record["payload"])
-        text = normalise_text(text)
-        n_words = len(text.split())
-        if n_words == 0:
-            reject("empty_text")
-            continue
-        if n_words < min_words:
-            reject("too_short", f"{n_words} words, fewer than {min_words}")
-            continue
-        lang = identify_language(text)
-        if languages is not None and lang not in languages:
-            reject(f"language:{lang}", f"kept languages: {', '.join(sorted(languages))}")
-            continue
-        content_hash = stable_hash(" ".join(text.casefold().split()))
-        published_at = parse_published(published)
-        rows.append(
-            {
-                "doc_id": _doc_id(record["source"], record["external_id"], url, content_hash),
-                "source": record["source"],
-                "external_id": record["external_id"],
-                "origin": record["origin"],
-                "url": url,
-                "title": " ".join(ftfy.fix_text(title, uncurl_quotes=False).split()) if title else None,
-                "published_at": published_at,
-                "date_source": "published" if published_at else "ingested",
-                "lang": lang,
-                "text": text,
-                "n_words": n_words,
-                "content_hash": content_hash,
-                "dup_of": None,
-                "ingested_at": ingested_at,
-                "run_id": run_id,
-                "raw_hash": record["raw_hash"],
-                "story_id": None,
-                "minhash": signature(text),
-                "date": (published_at or ingested_at).date(),
-            }
-        )
+            rows.append(found | {"ingested_at": ingested_at, "run_id": run_id})
+            rows[-1]["date"] = (found["published_at"] or ingested_at).date()
     return CleanResult(pa.Table.from_pylist(rows, schema=CLEANED), rejects)
+
+
+def _clean_record(record: dict, *, languages: frozenset[str] | None, min_words: int) -> dict | tuple[str, str | None]:
+    """One raw record's document row (without the run's columns), or why it is rejected."""
+    title, url, published = record["title"], record["url"], record["published"]
+    if record["kind"] == "html":
+        page = extract_html(record["payload"])
+        if page is None:
+            return "no_text", "no article text found in the HTML"
+        text = page["text"]
+        title, url, published = title or page["title"], url or page["url"], published or page["published"]
+    elif record["kind"] == "txt":
+        title, text = split_title(decode(record["payload"]))
+    else:
+        text = decode(record["payload"])
+    text = normalise_text(text)
+    n_words = len(text.split())
+    if n_words == 0:
+        return "empty_text", None
+    if n_words < min_words:
+        return "too_short", f"{n_words} words, fewer than {min_words}"
+    lang = identify_language(text)
+    if languages is not None and lang not in languages:
+        return f"language:{lang}", f"kept languages: {', '.join(sorted(languages))}"
+    content_hash = stable_hash(" ".join(text.casefold().split()))
+    published_at = parse_published(published)
+    return {
+        "doc_id": _doc_id(record["source"], record["external_id"], url, content_hash),
+        "source": record["source"],
+        "external_id": record["external_id"],
+        "origin": record["origin"],
+        "url": url,
+        "title": " ".join(ftfy.fix_text(title, uncurl_quotes=False).split()) if title else None,
+        "published_at": published_at,
+        "date_source": "published" if published_at else "ingested",
+        "lang": lang,
+        "text": text,
+        "n_words": n_words,
+        "content_hash": content_hash,
+        "dup_of": None,
+        "raw_hash": record["raw_hash"],
+        "story_id": None,
+        "minhash": signature(text),
+    }
 
 
 def _doc_id(source: str, external_id: str | None, url: str | None, content_hash: str) -> str:
@@ -252,48 +249,41 @@ def mark_duplicates(docs: pa.Table, *, first_seen: dict[str, str]) -> tuple[pa.T
 
 @dataclass(frozen=True)
 class CleanOutput:
-    """Where a cleaned batch and its rejects were staged, and how many of each."""
+    """A cleaned batch (its `clean` and `rejects-clean` files staged), and how many of each."""
 
-    documents: str
-    rejects: str
+    batch: Batch
     kept: int
     rejected: int
 
 
 @task(name="clean", cache_policy=NO_CACHE)
 def clean_batch(
-    raw_path: str,
+    batch: Batch,
     *,
     run_id: str,
     ingested_at: datetime,
-    languages: list[str] | None,
+    languages: frozenset[str] | None,
     min_words: int,
 ) -> CleanOutput:
     """Clean one staged raw batch into staged documents and rejects."""
     result = clean(
-        read_parquet(raw_path).select(RAW.names).cast(RAW),
+        batch.read("raw").select(RAW.names).cast(RAW),
         run_id=run_id,
         ingested_at=ingested_at,
-        languages=None if languages is None else frozenset(languages),
+        languages=languages,
         min_words=min_words,
     )
-    raw = lake_path(raw_path)
-    stem = raw.stem.replace("raw-", "")
-    documents, rejects = (
-        raw.with_name(f"clean-{stem}.parquet"),
-        raw.with_name(f"rejects-clean-{stem}.parquet"),
-    )
-    write_parquet(documents, result.documents)
-    write_parquet(rejects, rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()))
-    return CleanOutput(str(documents), str(rejects), len(result.documents), len(result.rejects))
+    batch.write("clean", result.documents)
+    batch.write("rejects-clean", rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()))
+    return CleanOutput(batch, len(result.documents), len(result.rejects))
 
 
-def _story_neighbours(lake: Path, days: list[date]) -> list[tuple[str, str, bytes]]:
+def _story_neighbours(lake: Lake, days: list[date]) -> list[tuple[str, str, bytes]]:
     """The lake's labelled documents (doc_id, story_id, minhash) published near the given days."""
     if not days:
         return []
     low, high = min(days) - timedelta(days=WINDOW_DAYS), max(days) + timedelta(days=WINDOW_DAYS)
-    near = [d for d in partition_days(lake, TABLES["documents"]) if low <= d <= high]
+    near = [d for d in lake.partition_days("documents") if low <= d <= high]
     found = read_days(lake, TABLES["documents"], near, ["doc_id", "story_id", "minhash"]).to_pylist()
     return [(r["doc_id"], r["story_id"] or r["doc_id"], r["minhash"]) for r in found if r["minhash"] is not None]
 
@@ -323,8 +313,8 @@ class DedupOutput:
     Records whose doc_id the lake holds with the same content are `skipped`: nothing to redo.
     """
 
-    documents: list[str]
-    rejects: str
+    batches: list[Batch]
+    rejects: AnyPath
     new: int
     changed: int
     skipped: int
@@ -333,63 +323,74 @@ class DedupOutput:
 
 
 @task(name="deduplicate", cache_policy=NO_CACHE)
-def deduplicate(paths: list[str], *, lake: str, staging: str, run_id: str, day: date, batch_size: int) -> DedupOutput:
+def deduplicate(batches: list[Batch], *, lake: Lake, run_id: str, day: date, batch_size: int) -> DedupOutput:
     """Drop what the lake already holds, mark exact duplicates across batches and the lake, label
     stories, and stage the documents again in batches for annotation (see `task_sizes`).
 
     A record whose doc_id already came earlier in this run is the same record delivered
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
-    cleaned = pa.concat_tables([read_parquet(p) for p in paths]) if paths else CLEANED.empty_table()
-    known = read_table(lake_path(lake), TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
+    cleaned = pa.concat_tables([b.read("clean") for b in batches]) if batches else CLEANED.empty_table()
+    known = read_table(lake, TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
     held = {r["doc_id"]: r["content_hash"] for r in known}
-    ids, hashes = cleaned.column("doc_id").to_pylist(), cleaned.column("content_hash").to_pylist()
-    changed = {i for i, h in zip(ids, hashes, strict=True) if held.get(i, h) != h}
+    statuses, rejects = _classify(cleaned, held)
+    changed = {
+        i for i, status in zip(cleaned.column("doc_id").to_pylist(), statuses, strict=True) if status == "changed"
+    }
     first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in changed}
-    seen_ids: set[str] = set()
-    rejects: list[Reject] = []
-    counts = Counter()
-    keep = []
-    for row, (doc_id, content_hash) in enumerate(zip(ids, hashes, strict=True)):
-        if doc_id in seen_ids:
-            record = cleaned.slice(row, 1).select(["source", "origin", "text"]).to_pylist()[0]
-            detail = f"doc_id {doc_id} already read earlier in this run"
-            rejects.append(Reject(record["source"], record["origin"], "duplicate_id", detail, record["text"]))
-            status = "rejected"
-        elif held.get(doc_id) == content_hash:
-            status = "skipped"
-        else:
-            status = "changed" if doc_id in held else "new"
-        seen_ids.add(doc_id)
-        counts[status] += 1
-        keep.append(status in ("new", "changed"))
-    documents, _ = mark_duplicates(cleaned.filter(pa.array(keep, pa.bool_())), first_seen=first_seen)
+    keep = pa.array([status in ("new", "changed") for status in statuses], pa.bool_())
+    documents, _ = mark_duplicates(cleaned.filter(keep), first_seen=first_seen)
+    counts = Counter(statuses)
     counts["duplicates"] = len(documents) - documents.column("dup_of").null_count
-    stories = assign_stories(
-        zip(documents.column("doc_id").to_pylist(), documents.column("minhash").to_pylist(), strict=True),
-        _story_neighbours(lake_path(lake), documents.column("date").unique().to_pylist()),
-    )
-    index = documents.schema.get_field_index("story_id")
-    labels = pa.array([stories[d] for d in documents.column("doc_id").to_pylist()], pa.string())
-    documents = documents.set_column(index, documents.schema.field(index), labels)
+    documents = _label_stories(documents, lake)
+    staging = lake.staging(run_id)
     staged, start = [], 0
     for n, size in enumerate(task_sizes(len(documents), batch_size)):
-        path = lake_path(staging) / f"documents-{n:04d}.parquet"
-        write_parquet(path, documents.slice(start, size))
-        staged.append(str(path))
+        staged.append(staging.batch(f"{n:04d}"))
+        staged[-1].write("documents", documents.slice(start, size))
         start += size
-    rejects_path = lake_path(staging) / "rejects-dedup.parquet"
-    write_parquet(rejects_path, rejects_table(rejects, stage="clean", run_id=run_id, day=day))
+    write_parquet(staging.rejects("dedup"), rejects_table(rejects, stage="clean", run_id=run_id, day=day))
     del cleaned, documents
     # This process then waits for minutes while others annotate: give the run's documents back
     # (Arrow's allocator keeps freed memory otherwise: 65 MB of 90 on three copies of the BBC).
     pa.default_memory_pool().release_unused()
     return DedupOutput(
         staged,
-        str(rejects_path),
+        staging.rejects("dedup"),
         counts["new"],
         counts["changed"],
         counts["skipped"],
         counts["duplicates"],
         len(rejects),
     )
+
+
+def _classify(cleaned: pa.Table, held: dict[str, str]) -> tuple[list[str], list[Reject]]:
+    """Each cleaned record's status against the lake's (doc_id, content_hash) and the records
+    before it in the run: new, changed, skipped (held unchanged) or rejected (a doc_id twice)."""
+    ids, hashes = cleaned.column("doc_id").to_pylist(), cleaned.column("content_hash").to_pylist()
+    seen_ids: set[str] = set()
+    statuses, rejects = [], []
+    for row, (doc_id, content_hash) in enumerate(zip(ids, hashes, strict=True)):
+        if doc_id in seen_ids:
+            record = cleaned.slice(row, 1).select(["source", "origin", "text"]).to_pylist()[0]
+            detail = f"doc_id {doc_id} already read earlier in this run"
+            rejects.append(Reject(record["source"], record["origin"], "duplicate_id", detail, record["text"]))
+            statuses.append("rejected")
+        elif held.get(doc_id) == content_hash:
+            statuses.append("skipped")
+        else:
+            statuses.append("changed" if doc_id in held else "new")
+        seen_ids.add(doc_id)
+    return statuses, rejects
+
+
+def _label_stories(documents: pa.Table, lake: Lake) -> pa.Table:
+    """The documents with their `story_id`, among themselves and the lake's documents near their days."""
+    stories = assign_stories(
+        zip(documents.column("doc_id").to_pylist(), documents.column("minhash").to_pylist(), strict=True),
+        _story_neighbours(lake, documents.column("date").unique().to_pylist()),
+    )
+    index = documents.schema.get_field_index("story_id")
+    labels = pa.array([stories[d] for d in documents.column("doc_id").to_pylist()], pa.string())
+    return documents.set_column(index, documents.schema.field(index), labels)

@@ -22,8 +22,9 @@ import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from schemas import PARTITION, REJECTS, TABLES
-from tasks.publish import lake_path, read_table, write_parquet
+from newslake.schemas import PARTITION, REJECTS, TABLES
+from newslake.tasks.lake import Batch, Lake, read_table
+from newslake.tasks.lake.storage import AnyPath, write_parquet
 
 RAW = pa.schema(
     [
@@ -225,10 +226,10 @@ def missing_inputs(inputs: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class IngestOutput:
-    """Where ingest staged its raw batches and rejects, and how many inputs it read."""
+    """The raw batches ingest staged, where it staged its rejects, and how many inputs it read."""
 
-    raw: list[str]
-    rejects: str
+    batches: list[Batch]
+    rejects: AnyPath
     files: int
     records: int
     rejected: int
@@ -237,7 +238,7 @@ class IngestOutput:
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_inputs(
-    inputs: list[str], *, lake: str, source: str | None, staging: str, run_id: str, day: date, batch_size: int
+    inputs: list[str], *, lake: Lake, source: str | None, run_id: str, day: date, batch_size: int
 ) -> IngestOutput:
     """Read every input file into raw record batches staged as Parquet.
 
@@ -246,14 +247,14 @@ def ingest_inputs(
     """
     files, rejects = discover(inputs, source=source)
     known = _known_records(lake)
-    paths: list[str] = []
+    staging = lake.staging(run_id)
+    batches: list[Batch] = []
     batch: list[dict] = []
     records = skipped = 0
 
     def flush() -> None:
-        path = lake_path(staging) / f"raw-{len(paths):05d}.parquet"
-        write_parquet(path, to_raw_table(batch))
-        paths.append(str(path))
+        batches.append(staging.batch(f"{len(batches):05d}"))
+        batches[-1].write("raw", to_raw_table(batch))
         batch.clear()
 
     for record in _read_records(files, rejects):
@@ -266,12 +267,11 @@ def ingest_inputs(
             flush()
     if batch:
         flush()
-    rejects_path = lake_path(staging) / "rejects-ingest.parquet"
-    write_parquet(rejects_path, rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
-    return IngestOutput(paths, str(rejects_path), len(files), records, len(rejects), skipped)
+    write_parquet(staging.rejects("ingest"), rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
+    return IngestOutput(batches, staging.rejects("ingest"), len(files), records, len(rejects), skipped)
 
 
-def anything_new(inputs: list[str], *, lake: str, source: str | None) -> bool:
+def anything_new(inputs: list[str], *, lake: Lake, source: str | None) -> bool:
     """Whether the inputs hold a record that `ingest_inputs` would not skip, read up to the first
     one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
@@ -279,9 +279,9 @@ def anything_new(inputs: list[str], *, lake: str, source: str | None) -> bool:
     return any(record["raw_hash"] not in known for record in _read_records(files, []))
 
 
-def _known_records(lake: str) -> set[str]:
+def _known_records(lake: Lake) -> set[str]:
     """The `raw_hash` of every record the lake holds as a document."""
-    documents = read_table(lake_path(lake), TABLES["documents"], ["raw_hash"]).column("raw_hash")
+    documents = read_table(lake, TABLES["documents"], ["raw_hash"]).column("raw_hash")
     return set(documents.drop_null().to_pylist())
 
 

@@ -14,7 +14,7 @@ lower case) and `continuation` (a new paragraph of the previous quotation).
 import re
 from dataclasses import dataclass
 
-from tasks.resolve import Lexicon, Mention
+from newslake.tasks.resolve import Lexicon, Mention
 
 PRONOUNS = {"he": "PERSON", "she": "PERSON", "they": None, "it": None}
 # The tagger's tags for pronouns (a determiner or wh-word standing as a subject is one: `all said`),

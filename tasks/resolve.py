@@ -65,7 +65,7 @@ def _lines(text: str) -> list[str]:
 @lru_cache(maxsize=4)
 def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) added on top."""
-    folder = files("tasks") / "lexicon"
+    folder = files("newslake.tasks") / "lexicon"
     tables = [(folder / "aliases.csv").read_text(encoding="utf-8")]
     if extra_aliases:
         path = Path(extra_aliases)

@@ -1,4 +1,5 @@
-"""Shared fixtures: the real data beside the checkout, spaCy pipelines, a Prefect test server."""
+"""Shared fixtures: the checkout's sample and the real data beside it, the newslake command,
+spaCy pipelines, a Prefect test server and a lake made by one real run."""
 
 import os
 import subprocess
@@ -7,68 +8,110 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "data" / "sample"
-SHARED = ROOT.parent / "shared"
+
+# The tests' own Prefect test server and the flows they call in this process: no usage data.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def shared(relative: str) -> Path:
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The checkout."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def sample() -> Path:
+    """data/sample: the short articles written for this project."""
+    return ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def shared():
     """A path under ../shared, or a skip when the project is checked out without it."""
-    path = SHARED / relative
-    if not path.exists():
-        pytest.skip(f"{path} is absent: ../shared material exists only beside the development checkout")
-    return path
+
+    def find(relative: str) -> Path:
+        path = ROOT.parent / "shared" / relative
+        if not path.exists():
+            pytest.skip(f"{path} is absent: ../shared material exists only beside the development checkout")
+        return path
+
+    return find
 
 
-def newslake(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+@pytest.fixture(scope="session")
+def newslake_cli():
     """The newslake command in a process group of its own, as a user starts it: on its own
     local Prefect server, not the tests' one, with `env` added to the environment. Output is
     piped unless `popen` says otherwise."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DO_NOT_TRACK"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=ROOT,
-        env=inherited | (env or {}),
-        text=True,
-        start_new_session=True,
-        **({"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen),
-    )
+
+    def start(*args: str, env: dict[str, str] | None = None, **popen) -> subprocess.Popen:
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DO_NOT_TRACK"))}
+        return subprocess.Popen(
+            [sys.executable, "-m", "newslake.flows.cli", *args],
+            cwd=ROOT,
+            env=inherited | (env or {}),
+            text=True,
+            start_new_session=True,
+            **({"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} | popen),
+        )
+
+    return start
 
 
-def lake_content(lake, *ignored: str) -> dict[str, list]:
-    """Every table's rows (runs excepted: each run adds its own), in a comparable form, without
-    the run's id and time and the `ignored` columns."""
+@pytest.fixture(scope="session")
+def lake_content():
+    """Every table's rows of a lake (runs excepted: each run adds its own), in a comparable form,
+    without the run's id and time and the `ignored` columns."""
     import polars as pl
 
-    from tasks.publish import lake_tables, read_table
+    from newslake.tasks.lake import Lake, lake_tables, read_table
 
-    found = {}
-    for table in lake_tables(lake):
-        if table.name == "runs":
-            continue
-        frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", *ignored, strict=False)
-        found[table.name] = sorted(map(repr, frame.rows()))
-    return found
+    def content(location, *ignored: str) -> dict[str, list]:
+        lake = Lake.at(location)
+        found = {}
+        for table in lake_tables(lake):
+            if table.name == "runs":
+                continue
+            frame = pl.from_arrow(read_table(lake, table)).drop("run_id", "ingested_at", *ignored, strict=False)
+            found[table.name] = sorted(map(repr, frame.rows()))
+        return found
+
+    return content
 
 
-def ruler(*patterns: tuple[str, str | list]):
+@pytest.fixture(scope="session")
+def ruler():
     """A blank English pipeline whose entities come from fixed (label, pattern) pairs: for tests
     where the layout or the rules are the point, not the model."""
     import spacy
 
-    pipeline = spacy.blank("en")
-    pipeline.add_pipe("sentencizer")
-    if patterns:
-        pipeline.add_pipe("entity_ruler").add_patterns([{"label": label, "pattern": p} for label, p in patterns])
+    def pipeline(*patterns: tuple[str, str | list]):
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
+        if patterns:
+            nlp.add_pipe("entity_ruler").add_patterns([{"label": label, "pattern": p} for label, p in patterns])
+        return nlp
+
     return pipeline
+
+
+@pytest.fixture(scope="session")
+def new_article() -> str:
+    """An article that is not in the sample."""
+    return """Ferry operator orders two hydrogen vessels
+
+Red Funnel has ordered two hydrogen-powered ferries for its crossing between Southampton and the Isle of Wight,
+the company said on Tuesday, in a deal worth about £90 million that it expects to cut its emissions by half.
+"""
 
 
 @pytest.fixture(scope="session")
 def nlp():
     """The real English model, as the pipeline loads it."""
-    from tasks.annotate import default_model, load_model
+    from newslake.flows.parameters import default_model
+    from newslake.tasks.annotate import load_model
 
     return load_model(default_model())
 
@@ -83,10 +126,10 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
-def sample_lake(prefect_server, tmp_path_factory):
+def sample_lake(prefect_server, sample, tmp_path_factory):
     """A lake made by one real flow run over data/sample, and what that run reported."""
-    from flows.pipeline import run
+    import newslake
 
     lake = tmp_path_factory.mktemp("sample") / "lake"
-    result = run(inputs=[str(SAMPLE)], lake=str(lake), workers=2)
+    result = newslake.run(inputs=[str(sample)], lake=str(lake), workers=2)
     return lake, result

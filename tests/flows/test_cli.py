@@ -12,13 +12,12 @@ import threading
 
 from typer.testing import CliRunner
 
-from flows.cli import app
-from tests.conftest import newslake
+from newslake.flows.cli import app
 
 runner = CliRunner()
 
 
-def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_path):
+def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(newslake_cli, tmp_path):
     """The real command on its own local Prefect server, first as on a fresh machine in a
     terminal (a new Prefect home, stderr a TTY: where Prefect prints first-use notices): a
     summary, on stderr only newslake's own line and the flow's log, no notices or tracebacks,
@@ -28,11 +27,11 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(tmp_
     def newslake_run(*, terminal: bool = False) -> subprocess.CompletedProcess:
         args = ("run", "--lake", str(tmp_path / "lake"), "--workers", "1")
         if not terminal:
-            process = newslake(*args)
+            process = newslake_cli(*args)
             out, err = process.communicate(timeout=600)
         else:
             leader, follower = pty.openpty()
-            process = newslake(*args, env={"PREFECT_HOME": str(tmp_path / "prefect")}, stderr=follower)
+            process = newslake_cli(*args, env={"PREFECT_HOME": str(tmp_path / "prefect")}, stderr=follower)
             os.close(follower)
             chunks: list[bytes] = []
             reader = threading.Thread(target=_read_until_closed, args=(leader, chunks))

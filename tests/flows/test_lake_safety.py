@@ -11,10 +11,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.pipeline import backfill, run
-from schemas import TABLES
-from tasks.publish import check_lake, read_table
-from tests.conftest import SAMPLE, lake_content, newslake
+from newslake import backfill, run
+from newslake.schemas import TABLES
+from newslake.tasks.lake import Lake, check_lake, read_table
 
 
 def _files(lake) -> dict[str, bytes]:
@@ -62,10 +61,10 @@ def _assert_ended(pids: list[int], within: float = 30) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(prefect_server, tmp_path_factory):
+def reference(sample, prefect_server, tmp_path_factory):
     """The lake of one uninterrupted run over the sample."""
     lake = tmp_path_factory.mktemp("reference") / "lake"
-    run(inputs=[str(SAMPLE)], lake=str(lake), workers=1, batch_size=2)
+    run(inputs=[str(sample)], lake=str(lake), workers=1, batch_size=2)
     return lake
 
 
@@ -74,49 +73,49 @@ def test_lake_safety_backfill_replaces_only_its_days(reference, tmp_path):
     shutil.copytree(reference, lake)
     before = _files(lake)
     result = backfill(start=date(2025, 3, 20), end=date(2025, 3, 21), lake=str(lake), tables=["tokens"], workers=1)
-    assert result["days"] == 2 and result["rows"]["tokens"] > 100
+    assert result.days == 2 and result.rows["tokens"] > 100
     after = _files(lake)
     tokens = {p for p in after if p.startswith("tokens/")}
     assert tokens == {"tokens/date=2025-03-20/part-0.parquet", "tokens/date=2025-03-21/part-0.parquet"}
     untouched = {p: b for p, b in after.items() if not p.startswith(("tokens/", "runs/"))}
     assert untouched == {p: b for p, b in before.items() if not p.startswith("runs/")}
-    assert check_lake(lake) == []
-    tokenized = set(pl.from_arrow(read_table(lake, TABLES["tokens"]))["doc_id"])
-    docs = pl.from_arrow(read_table(lake, TABLES["documents"])).filter(pl.col("dup_of").is_null())
+    assert check_lake(Lake.at(lake)) == []
+    tokenized = set(pl.from_arrow(read_table(Lake.at(lake), TABLES["tokens"]))["doc_id"])
+    docs = pl.from_arrow(read_table(Lake.at(lake), TABLES["documents"])).filter(pl.col("dup_of").is_null())
     in_range = docs.filter(pl.col("date").is_between(date(2025, 3, 20), date(2025, 3, 21)))
     assert tokenized == set(in_range["doc_id"])
 
 
-def test_lake_safety_backfill_of_every_table_recomputes_the_same_lake(reference, tmp_path):
+def test_lake_safety_backfill_of_every_table_recomputes_the_same_lake(lake_content, reference, tmp_path):
     lake = tmp_path / "lake"
     shutil.copytree(reference, lake)
     result = backfill(start=date(2000, 1, 1), end=date(2100, 1, 1), lake=str(lake), workers=1)
-    assert result["days"] == len({p.parent.name for p in (lake / "documents").glob("date=*/*.parquet")})
-    assert result["rows"]["cooccurrence_daily"] > 0 and result["rows"]["speaker_daily"] > 0
-    assert check_lake(lake) == []
+    assert result.days == len({p.parent.name for p in (lake / "documents").glob("date=*/*.parquet")})
+    assert result.rows["cooccurrence_daily"] > 0 and result.rows["speaker_daily"] > 0
+    assert check_lake(Lake.at(lake)) == []
     assert lake_content(lake) == lake_content(reference)
 
 
-def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(reference, tmp_path):
+def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(sample, lake_content, reference, tmp_path):
     inbox, lake = tmp_path / "sample", tmp_path / "lake"  # the folder's name is the source, as in the reference
     inbox.mkdir()
     # Days shared by both runs get their rollups recomputed; the near-duplicate pair stays in one
     # run, in reading order, so that the first version read is the same one as in the reference.
     for name in ("chip-plant.txt", "wire.jsonl", "harbour-tunnel.txt"):
-        shutil.copy(SAMPLE / name, inbox / name)
+        shutil.copy(sample / name, inbox / name)
     run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    shutil.copytree(SAMPLE, inbox, dirs_exist_ok=True)
+    shutil.copytree(sample, inbox, dirs_exist_ok=True)
     second = run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    assert second["skipped"] > 0 and second["new"] > 0
-    assert check_lake(lake) == []
+    assert second.skipped > 0 and second.new > 0
+    assert check_lake(Lake.at(lake)) == []
     assert lake_content(lake, "origin") == lake_content(reference, "origin")  # origin: the input file's own path
 
 
-def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tmp_path):
+def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(newslake_cli, reference, tmp_path):
     lake = tmp_path / "lake"
     shutil.copytree(reference, lake)
     command = ["backfill", "--start", "2025-03-01", "--end", "2026-12-31", "--lake", str(lake)]
-    process = newslake(*command, "--tables", "tokens", "--concurrency", "1", "--batch-size", "1")
+    process = newslake_cli(*command, "--tables", "tokens", "--concurrency", "1", "--batch-size", "1")
     lines = []
 
     def first_day_done() -> bool:
@@ -124,14 +123,14 @@ def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(reference, tm
         return "backfilled" in lines[-1]
 
     assert _kill_when(process, first_day_done), "".join(lines)
-    assert check_lake(lake) == []
-    done = newslake(*command, "--tables", "tokens")
+    assert check_lake(Lake.at(lake)) == []
+    done = newslake_cli(*command, "--tables", "tokens")
     out, err = done.communicate(timeout=600)
     assert done.returncode == 0, err
     assert "already done by an earlier attempt" in out
     assert not (lake / "_backfills").exists()
-    tokenized = set(pl.from_arrow(read_table(lake, TABLES["tokens"]))["doc_id"])
-    docs = pl.from_arrow(read_table(lake, TABLES["documents"])).filter(pl.col("dup_of").is_null())
+    tokenized = set(pl.from_arrow(read_table(Lake.at(lake), TABLES["tokens"]))["doc_id"])
+    docs = pl.from_arrow(read_table(Lake.at(lake), TABLES["documents"])).filter(pl.col("dup_of").is_null())
     assert tokenized == set(docs["doc_id"])
 
 
@@ -143,34 +142,36 @@ STAGES = {
 
 
 @pytest.mark.parametrize("moment", list(STAGES))
-def test_lake_safety_a_killed_run_leaves_a_sound_lake_and_the_next_run_finishes_it(reference, tmp_path, moment):
+def test_lake_safety_a_killed_run_leaves_a_sound_lake_and_the_next_run_finishes_it(
+    sample, newslake_cli, lake_content, reference, tmp_path, moment
+):
     lake = tmp_path / "lake"
-    process = newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1", "--batch-size", "2")
+    process = newslake_cli("run", str(sample), "--lake", str(lake), "--workers", "1", "--batch-size", "2")
     _kill_when(process, lambda: any(lake.glob(STAGES[moment])))
-    problems = check_lake(lake)
+    problems = check_lake(Lake.at(lake))
     if moment == "committing" and problems:  # killed between the marker and the last rename
         assert problems[0].startswith("commit ") and problems[0].endswith("is not finished: the next run completes it")
     else:
         assert problems == []
-    finished = newslake("run", str(SAMPLE), "--lake", str(lake), "--workers", "1")
+    finished = newslake_cli("run", str(sample), "--lake", str(lake), "--workers", "1")
     _, err = finished.communicate(timeout=600)
     assert finished.returncode == 0, err
-    assert check_lake(lake) == []
+    assert check_lake(Lake.at(lake)) == []
     assert lake_content(lake) == lake_content(reference)
 
 
-def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(prefect_server, tmp_path):
+def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(sample, newslake_cli, prefect_server, tmp_path):
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     for copy in range(3):  # enough work for the first run to still hold the lake when the second starts
-        shutil.copytree(SAMPLE, inbox / f"copy{copy}")
-    first = newslake("run", str(inbox), "--lake", str(lake), "--workers", "1", "--batch-size", "1")
+        shutil.copytree(sample, inbox / f"copy{copy}")
+    first = newslake_cli("run", str(inbox), "--lake", str(lake), "--workers", "1", "--batch-size", "1")
     deadline = time.monotonic() + 120
     while not (lake / "_lock").exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    second = newslake("run", str(inbox), "--lake", str(lake), "--workers", "1")
+    second = newslake_cli("run", str(inbox), "--lake", str(lake), "--workers", "1")
     _, refused = second.communicate(timeout=600)
     _, first_err = first.communicate(timeout=600)
     assert first.returncode == 0, first_err
     assert second.returncode == 3 and "is in use by run" in refused, refused
-    assert check_lake(lake) == []
-    assert read_table(lake, TABLES["runs"]).num_rows == 1
+    assert check_lake(Lake.at(lake)) == []
+    assert read_table(Lake.at(lake), TABLES["runs"]).num_rows == 1

@@ -14,12 +14,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.pipeline import run
-from schemas import TABLES
-from tasks.ingest import anything_new
-from tasks.publish import LakeBusy, lake_lock, lake_tables, read_manifest, read_table
-from tasks.resolve import load_lexicon
-from tests.conftest import ROOT, SAMPLE, shared
+from newslake import run
+from newslake.schemas import TABLES
+from newslake.tasks.ingest import anything_new
+from newslake.tasks.lake import Lake, LakeBusy, lake_lock, lake_tables, read_manifest, read_table
+from newslake.tasks.resolve import load_lexicon
 
 READ_WITHOUT_NEWSLAKE = """
 import json, sys, duckdb, polars as pl
@@ -36,28 +35,28 @@ print(json.dumps(counts))
 
 
 def _frame(lake, name: str) -> pl.DataFrame:
-    return pl.from_arrow(read_table(lake, TABLES[name]))
+    return pl.from_arrow(read_table(Lake.at(lake), TABLES[name]))
 
 
 def test_pipeline_sample_counts_reconcile(sample_lake):
     lake, result = sample_lake
-    assert result["inputs"] == result["documents"] + result["rejects"] == 16
-    assert (result["documents"], result["duplicates"], result["rejects"]) == (13, 2, 3)
-    assert result["rejects_by_reason"] == {"empty_text": 1, "language:fr": 1, "malformed_record": 1}
+    assert result.inputs == result.documents + result.rejects == 16
+    assert (result.documents, result.duplicates, result.rejects) == (13, 2, 3)
+    assert result.rejects_by_reason == {"empty_text": 1, "language:fr": 1, "malformed_record": 1}
     rejects = _frame(lake, "rejects")
     assert rejects.filter(pl.col("reason") == "malformed_record")["payload"][0].startswith('{"id": "wire-0007"')
     runs = _frame(lake, "runs")
-    assert runs["run_id"].to_list() == [result["run_id"]]
-    assert set(result["rows"]) >= {"documents", "sentences", "mentions", "entities", "entity_daily", "source_daily"}
+    assert runs["run_id"].to_list() == [result.run_id]
+    assert set(result.rows) >= {"documents", "sentences", "mentions", "entities", "entity_daily", "source_daily"}
 
 
 def test_pipeline_sample_files_match_declared_schemas(sample_lake):
     lake, _ = sample_lake
-    found = lake_tables(lake)
+    found = lake_tables(Lake.at(lake))
     assert {t.name for t in found} >= {"documents", "sentences", "mentions", "entities", "rejects", "runs"}
     for table in found:
-        manifest = read_manifest(lake, table.name)
-        assert manifest["rows"] == read_table(lake, table).num_rows
+        manifest = read_manifest(Lake.at(lake), table.name)
+        assert manifest["rows"] == read_table(Lake.at(lake), table).num_rows
         for relative in manifest["files"]:
             schema = pq.read_schema(lake / table.name / relative).remove_metadata()
             assert schema.equals(table.schema), table.name
@@ -65,14 +64,14 @@ def test_pipeline_sample_files_match_declared_schemas(sample_lake):
 
 def test_pipeline_sample_is_read_by_duckdb_and_polars_without_newslake(sample_lake):
     lake, _ = sample_lake
-    names = [t.name for t in lake_tables(lake)]
+    names = [t.name for t in lake_tables(Lake.at(lake))]
     out = subprocess.run(
         [sys.executable, "-c", READ_WITHOUT_NEWSLAKE, str(lake), *names], capture_output=True, text=True, check=True
     )
     counts = json.loads(out.stdout)
     for name in names:
-        rows = read_manifest(lake, name)["rows"]
-        days = len(read_manifest(lake, name)["files"])
+        rows = read_manifest(Lake.at(lake), name)["rows"]
+        days = len(read_manifest(Lake.at(lake), name)["files"])
         assert counts[name]["duckdb"] == counts[name]["polars"] == [rows, days], name
 
 
@@ -100,26 +99,26 @@ def _snapshot(lake) -> dict[str, int]:
     return {p.relative_to(lake).as_posix(): p.stat().st_mtime_ns for p in lake.rglob("*") if p.is_file()}
 
 
-NEW_ARTICLE = """Ferry operator orders two hydrogen vessels
+new_article = """Ferry operator orders two hydrogen vessels
 
 Red Funnel has ordered two hydrogen-powered ferries for its crossing between Southampton and the Isle of Wight,
 the company said on Tuesday, in a deal worth about £90 million that it expects to cut its emissions by half.
 """
 
 
-def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_server, tmp_path):
+def test_pipeline_runs_incrementally_and_replaces_changed_documents(sample, new_article, prefect_server, tmp_path):
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
-    shutil.copytree(SAMPLE, inbox)
+    shutil.copytree(sample, inbox)
     first = run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    assert (first["new"], first["changed"], first["skipped"]) == (13, 0, 0)
+    assert (first.new, first.changed, first.skipped) == (13, 0, 0)
     before = _snapshot(lake)
 
     again = run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    assert (again["documents"], again["new"], again["skipped"], again["rejects"]) == (0, 0, 13, 3)
+    assert (again.documents, again.new, again.skipped, again.rejects) == (0, 0, 13, 3)
     changed_files = {p for p, mtime in _snapshot(lake).items() if before.get(p) != mtime}
     assert changed_files and all(p.startswith("runs/") for p in changed_files), changed_files
 
-    (inbox / "ferries.txt").write_text(NEW_ARTICLE)
+    (inbox / "ferries.txt").write_text(new_article)
     (inbox / "harbour-tunnel.txt").write_text(
         (inbox / "harbour-tunnel.txt").read_text().replace("Margaret Ellison", "Joanna Whitfield")
     )
@@ -127,7 +126,7 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_serv
     river.write_text(river.read_text().replace("six hours.", "six  hours. \n"))  # new bytes, same text
     report = tmp_path / "report.html"
     third = run(inputs=[str(inbox)], lake=str(lake), workers=1, report=str(report))
-    assert (third["new"], third["changed"], third["skipped"]) == (1, 1, 12)
+    assert (third.new, third.changed, third.skipped) == (1, 1, 12)
     assert "Joanna Whitfield" in report.read_text() and "Margaret Ellison" not in report.read_text()
     with get_client(sync_client=True) as client:
         links = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-report"])))
@@ -142,7 +141,9 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(prefect_serv
     assert runs["skipped"].to_list() == [0, 13, 12]
 
 
-def test_pipeline_starts_local_workers_only_for_a_run_with_something_to_clean(prefect_server, tmp_path, monkeypatch):
+def test_pipeline_starts_local_workers_only_for_a_run_with_something_to_clean(
+    sample, prefect_server, tmp_path, monkeypatch
+):
     import distributed
 
     started = []
@@ -155,25 +156,25 @@ def test_pipeline_starts_local_workers_only_for_a_run_with_something_to_clean(pr
     monkeypatch.setattr(distributed, "LocalCluster", CountedCluster)
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
     inbox.mkdir()
-    shutil.copy(SAMPLE / "chip-plant.txt", inbox)
+    shutil.copy(sample / "chip-plant.txt", inbox)
     first = run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    assert (first["new"], started) == (1, [1])
+    assert (first.new, started) == (1, [1])
     again = run(inputs=[str(inbox)], lake=str(lake), workers=1)
-    assert (again["new"], again["skipped"], started) == (0, 1, [1])
+    assert (again.new, again.skipped, started) == (0, 1, [1])
 
 
-def test_pipeline_refuses_a_lake_another_run_holds(prefect_server, tmp_path):
-    with lake_lock(tmp_path, "other-run"), pytest.raises(LakeBusy, match="other-run"):
-        run(inputs=[str(SAMPLE)], lake=str(tmp_path), workers=1)
+def test_pipeline_refuses_a_lake_another_run_holds(sample, prefect_server, tmp_path):
+    with lake_lock(Lake.at(tmp_path), "other-run"), pytest.raises(LakeBusy, match="other-run"):
+        run(inputs=[str(sample)], lake=str(tmp_path), workers=1)
 
 
-def test_pipeline_seed_article_with_tokens(prefect_server, tmp_path):
+def test_pipeline_seed_article_with_tokens(shared, prefect_server, tmp_path):
     seed = shared("seed/nato_article.txt")
     lake, aliases = tmp_path / "lake", tmp_path / "aliases.csv"
     aliases.write_text("alias,canonical,label\nNato,North Atlantic Alliance,ORG\n")
     result = run(inputs=[str(seed)], lake=str(lake), tokens=True, aliases=str(aliases), workers=1)
-    assert result["documents"] == 1 and result["rejects"] == 0
-    assert result["versions"]["lexicon"] == load_lexicon(str(aliases)).fingerprint != load_lexicon().fingerprint
+    assert result.documents == 1 and result.rejects == 0
+    assert result.versions["lexicon"] == load_lexicon(str(aliases)).fingerprint != load_lexicon().fingerprint
     entity_daily = {r["name"]: r["mentions"] for r in _frame(lake, "entity_daily").to_dicts()}
     assert entity_daily["Jens Stoltenberg"] == 4 and entity_daily["United Kingdom"] == 5
     assert entity_daily["North Atlantic Alliance"] == 8 and "NATO" not in entity_daily  # the user's alias wins
@@ -219,7 +220,7 @@ def test_pipeline_sample_labels_a_lightly_edited_copy_with_the_story_of_the_firs
     assert documents["story_id"].n_unique() == documents.filter(pl.col("dup_of").is_null()).height - 1
 
 
-def test_pipeline_bbc_slice_accounts_for_every_input(prefect_server, tmp_path):
+def test_pipeline_bbc_slice_accounts_for_every_input(shared, prefect_server, tmp_path):
     bbc = shared("corpora/bbc")
     picked = ["sport/199.txt", "entertainment/129.txt", "entertainment/261.txt", "tech/004.txt", "tech/063.txt"]
     picked += [p.relative_to(bbc).as_posix() for p in sorted((bbc / "politics").glob("*.txt"))[:40]]
@@ -229,13 +230,13 @@ def test_pipeline_bbc_slice_accounts_for_every_input(prefect_server, tmp_path):
         shutil.copy(bbc / relative, corpus / relative)
     lake = tmp_path / "lake"
     result = run(inputs=[str(corpus)], lake=str(lake), workers=2, batch_size=15)
-    assert result["inputs"] == len(picked) == result["documents"] + result["rejects"]
+    assert result.inputs == len(picked) == result.documents + result.rejects
     documents = _frame(lake, "documents")
     by_id = dict(zip(documents["external_id"], documents["doc_id"], strict=True))
     dup_of = dict(zip(documents["external_id"], documents["dup_of"], strict=True))
     assert dup_of["entertainment/261.txt"] == by_id["entertainment/129.txt"]
     assert dup_of["tech/063.txt"] == by_id["tech/004.txt"]
-    assert documents.filter(pl.col("dup_of").is_not_null()).height == result["duplicates"] >= 2
+    assert documents.filter(pl.col("dup_of").is_not_null()).height == result.duplicates >= 2
     latin1 = documents.filter(pl.col("external_id") == "sport/199.txt").row(0, named=True)
     assert "a £15.8m signing" in latin1["text"]
     assert (documents["source"] == "bbc").all()
@@ -254,23 +255,23 @@ def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lak
     glob = f"{lake}/runs/**/*.parquet"
     scan = f"read_parquet('{glob}', hive_partitioning = true, union_by_name = true)"
     by_duckdb = duckdb.sql(f"SELECT run_id, skipped FROM {scan} ORDER BY date").fetchall()
-    assert by_duckdb == [("old-run", None), (sample_lake[1]["run_id"], 0)]
+    assert by_duckdb == [("old-run", None), (sample_lake[1].run_id, 0)]
     files = sorted(str(p) for p in lake.glob("runs/date=*/*.parquet"))
     frames = [pl.scan_parquet(f, hive_partitioning=True) for f in files]
     by_polars = pl.concat(frames, how="diagonal_relaxed").sort("date").collect()
     assert by_polars["skipped"].to_list() == [None, 0]
-    assert read_table(lake, TABLES["runs"]).column("kind").to_pylist() == [None, "run"]
+    assert read_table(Lake.at(lake), TABLES["runs"]).column("kind").to_pylist() == [None, "run"]
 
 
 def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
     _, result = sample_lake
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-run"])))
-    mine = [a for a in found if result["run_id"] in (a.description or "")]
+    mine = [a for a in found if result.run_id in (a.description or "")]
     assert len(mine) == 1 and mine[0].type == "table"
     rows = {r["what"]: r["count"] for r in json.loads(mine[0].data)}
     assert rows["inputs"] == 16 and rows["duplicates"] == 2 and rows["reject: language:fr"] == 1
-    assert rows["rows: quotes"] == result["rows"]["quotes"]
+    assert rows["rows: quotes"] == result.rows["quotes"]
 
 
 def _worker_state(dask_worker) -> dict:
@@ -280,45 +281,47 @@ def _worker_state(dask_worker) -> dict:
     import os
     from pathlib import Path
 
-    from tasks.annotate import load_model
+    from newslake.tasks.annotate import load_model
 
     started_with = dict(v.split("=", 1) for v in Path("/proc/self/environ").read_text().split("\0") if "=" in v)
     return {
         "arenas": started_with.get("MALLOC_ARENA_MAX"),
         "forked": "multiprocessing.forkserver" in Path(f"/proc/{os.getppid()}/cmdline").read_text(),
         "profiling": "profile" in dask_worker.periodic_callbacks,
-        "steps_imported": {"tasks.clean", "tasks.annotate"} <= set(sys.modules),
+        "steps_imported": {"newslake.tasks.clean", "newslake.tasks.annotate"} <= set(sys.modules),
         "models": load_model.cache_info().currsize,
     }
 
 
-def test_pipeline_worker_template_holds_what_every_worker_needs():
+def test_pipeline_worker_template_holds_what_every_worker_needs(root):
     """What the fork server imports, once for all workers: the steps, Dask's worker, spaCy and
     the language identifier's model."""
     check = (
-        "import sys, flows.worker_template, py3langid.langid as langid; from flows.cluster import STEPS;"
-        "needed = {*STEPS, 'tasks.clean', 'tasks.annotate', 'distributed.nanny', 'datasketch', 'spacy'};"
+        "import sys, newslake.flows.worker_template, py3langid.langid as langid;"
+        "from newslake.flows.dask_cluster import STEPS;"
+        "needed = {*STEPS, 'newslake.tasks.clean', 'newslake.tasks.annotate', 'distributed.nanny',"
+        " 'datasketch', 'spacy'};"
         "print(needed <= set(sys.modules), langid.IDENTIFIER is not None)"
     )
-    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]
 
 
-def test_pipeline_finds_new_work_up_to_the_first_record_the_lake_lacks(sample_lake, tmp_path):
+def test_pipeline_finds_new_work_up_to_the_first_record_the_lake_lacks(sample, sample_lake, tmp_path):
     """Work is any record the lake does not hold as a document: from a new file, a changed one,
     or one rejected before it became a document (the sample's French article and empty one)."""
     lake, _ = sample_lake
-    known = [str(SAMPLE / "chip-plant.txt"), str(SAMPLE / "harbour-tunnel.txt")]
-    assert not anything_new(known, lake=str(lake), source=None)
-    assert anything_new(known, lake=str(tmp_path / "new-lake"), source=None)
-    assert anything_new([str(SAMPLE)], lake=str(lake), source=None)
+    known = [str(sample / "chip-plant.txt"), str(sample / "harbour-tunnel.txt")]
+    assert not anything_new(known, lake=Lake.at(lake), source=None)
+    assert anything_new(known, lake=Lake.at(tmp_path / "new-lake"), source=None)
+    assert anything_new([str(sample)], lake=Lake.at(lake), source=None)
     changed = tmp_path / "sample" / "chip-plant.txt"
     changed.parent.mkdir()
-    changed.write_text((SAMPLE / "chip-plant.txt").read_text().replace("the", "a", 1))
-    assert anything_new([*known, str(changed)], lake=str(lake), source=None)
+    changed.write_text((sample / "chip-plant.txt").read_text().replace("the", "a", 1))
+    assert anything_new([*known, str(changed)], lake=Lake.at(lake), source=None)
 
 
-def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sample_lake, tmp_path):
+def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sample, root, sample_lake, tmp_path):
     """The fork server imports spaCy and the steps (seconds of CPU, beside the server's boot): a
     run over inputs the lake already holds starts none, a run with a new record does."""
     from prefect.settings import PREFECT_API_URL
@@ -327,17 +330,17 @@ def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sa
     shutil.copytree(sample_lake[0], lake)
     new = tmp_path / "sample" / "new.txt"
     new.parent.mkdir()
-    new.write_text((SAMPLE / "chip-plant.txt").read_text().replace("the", "a", 1))
+    new.write_text((sample / "chip-plant.txt").read_text().replace("the", "a", 1))
     script = (
-        "import sys, psutil; from flows.pipeline import run\n"
+        "import sys, psutil; from newslake import run\n"
         "for given in sys.argv[2:]:\n"
         "    done = run(inputs=[given], lake=sys.argv[1], workers=1)\n"
         "    children = [' '.join(c.cmdline()) for c in psutil.Process().children()]\n"
-        "    print(done['new'], any('forkserver' in c for c in children))\n"
+        "    print(done.new, any('forkserver' in c for c in children))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, str(lake), str(SAMPLE / "chip-plant.txt"), str(new)],
-        cwd=ROOT,
+        [sys.executable, "-c", script, str(lake), str(sample / "chip-plant.txt"), str(new)],
+        cwd=root,
         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
         capture_output=True,
         text=True,
@@ -349,7 +352,7 @@ def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sa
 def test_pipeline_worker_template_asks_whether_it_is_needed_only_until_it_runs():
     """A command that started the fork server first (into a new lake) reads no inputs again to
     learn that its run has batches."""
-    from flows.cluster import start_worker_template
+    from newslake.flows.dask_cluster import start_worker_template
 
     def asked() -> bool:
         raise AssertionError("asked whether the fork server is needed after it was started")
@@ -359,13 +362,14 @@ def test_pipeline_worker_template_asks_whether_it_is_needed_only_until_it_runs()
 
 
 def test_pipeline_local_workers_start_ready_and_give_their_model_back():
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from flows.cluster import local_cluster_options, start_worker_template
-    from tasks.annotate import default_model, preload_model, release_models
+    from newslake.flows.dask_cluster import local_cluster, local_cluster_options, start_worker_template
+    from newslake.flows.parameters import default_model
+    from newslake.tasks.annotate import preload_model, release_models
 
     start_worker_template()
-    with LocalCluster(**local_cluster_options(1)) as cluster, Client(cluster) as client:
+    with local_cluster(**local_cluster_options(1)) as cluster, Client(cluster) as client:
         (started,) = client.run(_worker_state).values()
         assert started == {"arenas": "2", "forked": True, "profiling": False, "steps_imported": True, "models": 0}
         client.run(preload_model, default_model())

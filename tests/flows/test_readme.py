@@ -1,39 +1,65 @@
-"""The README's example questions run as written on the sample lake, in SQL and in Polars."""
+"""The README's code runs as written: its Python example as a script and piped to `python -`, and
+the questions of docs/questions.md on the sample lake, in SQL and in Polars."""
 
 import contextlib
 import io
+import os
 import re
+import shutil
 import subprocess
 import sys
 
 import duckdb
+import pytest
 
-from flows.cli import app
-from flows.query import connect, run_query
-from tests.conftest import ROOT
-
-SECTION = "## A catalog for SQL tools, and questions to start with"
-
-
-def _blocks(language: str) -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(SECTION) :]
-    section = section[: section.index("\n## ", 1)]
-    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+from newslake.flows.cli import app
+from newslake.tasks.lake import Lake
+from newslake.tasks.lake.query import connect, run_query
 
 
-def test_readme_sql_questions_answer_on_the_sample(sample_lake):
+def _blocks(root, language: str) -> list[str]:
+    questions = (root / "docs" / "questions.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", questions, flags=re.DOTALL)
+
+
+def _python_example(root) -> str:
+    readme = (root / "README.md").read_text()
+    section = readme[readme.index("## From Python") :]
+    return re.search(r"```python\n(.*?)```", section, flags=re.DOTALL).group(1)
+
+
+@pytest.mark.parametrize("how", ["script", "stdin"])
+def test_readme_python_example_runs_as_pasted(root, sample, tmp_path, how):
+    """As a script without a `__main__` guard, and piped to `python -`: quiet, and the lake made."""
+    shutil.copytree(sample, tmp_path / "data" / "sample")
+    example = _python_example(root)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "DO_NOT_TRACK"))}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    if how == "script":
+        (tmp_path / "example.py").write_text(example)
+        command, given = [sys.executable, "example.py"], None
+    else:
+        command, given = [sys.executable, "-"], example
+    done = subprocess.run(command, input=given, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("13 0 {'empty_text': 1, 'language:fr': 1, 'malformed_record': 1}"), done.stdout
+    assert "Nigeria" in done.stdout
+    for line in filter(None, done.stderr.splitlines()):  # only the flow's own progress lines
+        assert " | INFO    | Flow run " in line, done.stderr
+
+
+def test_readme_sql_questions_answer_on_the_sample(root, sample_lake):
     lake, _ = sample_lake
-    con = connect(lake)
-    queries = _blocks("sql")
+    con = connect(Lake.at(lake))
+    queries = _blocks(root, "sql")
     assert len(queries) == 4
     for query in queries:
         assert run_query(con, query).height > 0, query
 
 
-def test_readme_polars_questions_answer_on_the_sample(sample_lake):
+def test_readme_polars_questions_answer_on_the_sample(root, sample_lake):
     lake, _ = sample_lake
-    code = "\n".join(_blocks("python")).replace('"data/lake/', f'"{lake.as_posix()}/')
+    code = "\n".join(_blocks(root, "python")).replace('"data/lake/', f'"{lake.as_posix()}/')
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "README.md", "exec"), {})

@@ -16,10 +16,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.pipeline import backfill, run
-from schemas import TABLES
-from tasks.publish import LakeBusy, check_lake, lake_lock, lake_path, partition_days, write_durable
-from tests.conftest import ROOT, SAMPLE, lake_content, newslake, shared
+from newslake import backfill, run
+from newslake.tasks.lake import Lake, LakeBusy, check_lake, lake_lock
+from newslake.tasks.lake.storage import as_path, write_durable
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +113,7 @@ def s3(tmp_path_factory):
 
 
 @pytest.fixture
-def dask_cluster(tmp_path):
+def dask_cluster(root, tmp_path):
     """A Dask scheduler and two single-threaded workers, each a `dask` command of its own."""
     from distributed import Client
 
@@ -122,7 +121,7 @@ def dask_cluster(tmp_path):
     address = f"tcp://127.0.0.1:{port}"
     dask = [str(Path(sys.executable).parent / "dask")]
     with open(tmp_path / "dask.log", "w") as log:
-        quiet = {"cwd": ROOT, "stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
+        quiet = {"cwd": root, "stdout": log, "stderr": subprocess.STDOUT, "start_new_session": True}
         scheduler = subprocess.Popen(
             [*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--dashboard-address", f":{dashboard}"],
             **quiet,
@@ -139,7 +138,7 @@ def dask_cluster(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def bbc_slice(tmp_path_factory):
+def bbc_slice(shared, tmp_path_factory):
     """Sixty BBC articles over three sections, as a user's input folder."""
     folder = tmp_path_factory.mktemp("bbc")
     for section in ("business", "politics", "tech"):
@@ -150,29 +149,31 @@ def bbc_slice(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_lake(prefect_server, bbc_slice, tmp_path_factory):
+def local_lake(sample, prefect_server, bbc_slice, tmp_path_factory):
     """The slice and the sample run on this machine's local cluster: what every other run must equal."""
     lake = tmp_path_factory.mktemp("local") / "lake"
-    run(inputs=[str(bbc_slice), str(SAMPLE)], lake=str(lake), workers=2, batch_size=8)
+    run(inputs=[str(bbc_slice), str(sample)], lake=str(lake), workers=2, batch_size=8)
     return lake
 
 
 def test_scale_out_dask_cluster_runs_and_backfills_to_the_rows_of_a_local_run(
-    local_lake, bbc_slice, dask_cluster, tmp_path
+    sample, lake_content, local_lake, bbc_slice, dask_cluster, tmp_path
 ):
     address, _ = dask_cluster
     lake = tmp_path / "lake"
-    result = run(inputs=[str(bbc_slice), str(SAMPLE)], lake=str(lake), dask_address=address, batch_size=8)
-    assert result["documents"] == 73
+    result = run(inputs=[str(bbc_slice), str(sample)], lake=str(lake), dask_address=address, batch_size=8)
+    assert result.documents == 73
     assert lake_content(lake) == lake_content(local_lake)
-    days = partition_days(lake, TABLES["documents"])
+    days = Lake.at(lake).partition_days("documents")
     redone = backfill(start=days[0], end=days[-1], lake=str(lake), dask_address=address, batch_size=8)
-    assert redone["documents"] == 73
+    assert redone.documents == 73
     assert lake_content(lake) == lake_content(local_lake)
-    assert check_lake(lake) == []
+    assert check_lake(Lake.at(lake)) == []
 
 
-def test_scale_out_dask_run_survives_a_killed_worker(local_lake, bbc_slice, dask_cluster, tmp_path):
+def test_scale_out_dask_run_survives_a_killed_worker(
+    sample, lake_content, local_lake, bbc_slice, dask_cluster, tmp_path
+):
     from distributed import Client
 
     address, workers = dask_cluster
@@ -198,55 +199,57 @@ def test_scale_out_dask_run_survives_a_killed_worker(local_lake, bbc_slice, dask
 
     killer = threading.Thread(target=kill_a_busy_worker)
     killer.start()
-    result = run(inputs=[str(bbc_slice), str(SAMPLE)], lake=str(lake), dask_address=address, batch_size=8)
+    result = run(inputs=[str(bbc_slice), str(sample)], lake=str(lake), dask_address=address, batch_size=8)
     killer.join()
     assert killed, "no worker was seen annotating: the run ended before one could be killed"
-    assert result["documents"] == 73
+    assert result.documents == 73
     assert lake_content(lake) == lake_content(local_lake)
 
 
-def test_scale_out_s3_lake_runs_incrementally_backfills_and_checks(prefect_server, s3, local_lake, bbc_slice):
+def test_scale_out_s3_lake_runs_incrementally_backfills_and_checks(
+    sample, lake_content, prefect_server, s3, local_lake, bbc_slice
+):
     url = "s3://lake/news"
     first = run(inputs=[str(bbc_slice)], lake=url, workers=2, batch_size=8)
-    assert first["documents"] == 60
-    second = run(inputs=[str(bbc_slice), str(SAMPLE)], lake=url, workers=2, batch_size=8)
-    assert second["skipped"] == 60 and second["new"] == 13
-    assert lake_content(lake_path(url)) == lake_content(local_lake)
-    days = partition_days(lake_path(url), TABLES["documents"])
+    assert first.documents == 60
+    second = run(inputs=[str(bbc_slice), str(sample)], lake=url, workers=2, batch_size=8)
+    assert second.skipped == 60 and second.new == 13
+    assert lake_content(Lake.at(url)) == lake_content(local_lake)
+    days = Lake.at(url).partition_days("documents")
     redone = backfill(start=days[0], end=days[-1], lake=url, workers=2, batch_size=8)
-    assert redone["documents"] == 73
-    assert lake_content(lake_path(url)) == lake_content(local_lake)
-    assert check_lake(lake_path(url)) == []
-    with lake_lock(lake_path(url), "holder"), pytest.raises(LakeBusy, match="in use by run holder"):
-        run(inputs=[str(SAMPLE)], lake=url, workers=1)
-    staged = lake_path(url).fs.find("lake/news")
+    assert redone.documents == 73
+    assert lake_content(Lake.at(url)) == lake_content(local_lake)
+    assert check_lake(Lake.at(url)) == []
+    with lake_lock(Lake.at(url), "holder"), pytest.raises(LakeBusy, match="in use by run holder"):
+        run(inputs=[str(sample)], lake=url, workers=1)
+    staged = Lake.at(url).root.fs.find("lake/news")
     assert not [key for key in staged if "/_staging/" in key or key.endswith((".pending", ".delete", "_lock"))]
 
 
-def test_scale_out_s3_lake_is_read_by_plain_duckdb_and_polars_and_the_cli(s3, local_lake):
+def test_scale_out_s3_lake_is_read_by_plain_duckdb_and_polars_and_the_cli(newslake_cli, s3, local_lake):
     url = "s3://lake/news"  # as the previous test left it
-    if not lake_path(url).exists():
+    if not Lake.at(url).exists():
         pytest.skip("needs the lake of test_scale_out_s3_lake_runs_incrementally_backfills_and_checks")
     glob = f"{url}/mentions/**/*.parquet"
     polars_rows = pl.scan_parquet(glob, hive_partitioning=True).select(pl.len()).collect().item()
     con = duckdb.connect()
-    con.register_filesystem(lake_path(url).fs)
+    con.register_filesystem(Lake.at(url).root.fs)
     duckdb_rows = con.sql(f"SELECT count(*) FROM read_parquet('{glob}', hive_partitioning = true)").fetchall()[0][0]
     local_rows = pl.scan_parquet(f"{local_lake}/mentions/**/*.parquet").select(pl.len()).collect().item()
     assert polars_rows == duckdb_rows == local_rows
-    checked = newslake("check", "--lake", url)
+    checked = newslake_cli("check", "--lake", url)
     assert checked.wait(timeout=120) == 0, checked.stderr.read()
     assert "is sound" in checked.stdout.read()
-    queried = newslake("sql", "SELECT count(*) AS n FROM mentions", "--lake", url, "-f", "csv")
+    queried = newslake_cli("sql", "SELECT count(*) AS n FROM mentions", "--lake", url, "-f", "csv")
     assert queried.wait(timeout=120) == 0, queried.stderr.read()
     assert queried.stdout.read().split() == ["n", str(local_rows)]
-    missing = newslake("check", "--lake", "s3://no-such-bucket/news")
+    missing = newslake_cli("check", "--lake", "s3://no-such-bucket/news")
     assert missing.wait(timeout=120) == 2
     assert "the bucket 'no-such-bucket' of the lake s3://no-such-bucket/news does not exist" in missing.stderr.read()
 
 
 def test_scale_out_s3_write_that_fails_half_way_leaves_no_object(s3):
-    path = lake_path("s3://lake/failed/_manifest.json")
+    path = as_path("s3://lake/failed/_manifest.json")
 
     def fail_half_way(f) -> None:
         f.write(b"{" * 1_000_000)

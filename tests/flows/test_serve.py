@@ -6,15 +6,13 @@ import time
 
 import polars as pl
 
-from schemas import TABLES
-from tasks.publish import read_table
-from tests.conftest import SAMPLE, newslake
-from tests.flows.test_pipeline import NEW_ARTICLE
+from newslake.schemas import TABLES
+from newslake.tasks.lake import Lake, read_table
 
 
 def _runs(lake) -> pl.DataFrame:
     try:
-        return pl.from_arrow(read_table(lake, TABLES["runs"])).sort("started_at")
+        return pl.from_arrow(read_table(Lake.at(lake), TABLES["runs"])).sort("started_at")
     except OSError:  # a partition being replaced right now
         return pl.DataFrame()
 
@@ -29,18 +27,18 @@ def _wait_for(condition, process, timeout: float = 240) -> None:
     raise AssertionError("timed out")
 
 
-def test_serve_runs_on_schedule_and_processes_only_new_files(tmp_path):
+def test_serve_runs_on_schedule_and_processes_only_new_files(sample, new_article, newslake_cli, tmp_path):
     inbox, lake = tmp_path / "inbox", tmp_path / "lake"
-    shutil.copytree(SAMPLE, inbox)
+    shutil.copytree(sample, inbox)
     log = tmp_path / "serve.log"
     with open(log, "w") as output:  # a long-lived process: a file, not a pipe that could fill up
-        process = newslake(
+        process = newslake_cli(
             "serve", "--inbox", str(inbox), "--lake", str(lake), "--interval", "2", stdout=output, stderr=output
         )
     try:
         _wait_for(lambda: len(_runs(lake)) >= 1, process)
         assert _runs(lake)["new"].to_list()[0] == 13
-        (inbox / "ferries.txt").write_text(NEW_ARTICLE)
+        (inbox / "ferries.txt").write_text(new_article)
         _wait_for(lambda: 1 in _runs(lake)["new"].to_list()[1:], process)
     finally:
         process.send_signal(signal.SIGTERM)

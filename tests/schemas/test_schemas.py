@@ -1,6 +1,6 @@
 import pyarrow as pa
 
-from schemas import ANNOTATION_TABLES, PARTITION, ROLLUP_TABLES, TABLES
+from newslake.schemas import ANNOTATION_TABLES, PARTITION, ROLLUP_TABLES, TABLES
 
 
 def test_schemas_every_table_is_partitioned_by_date_outside_its_files():

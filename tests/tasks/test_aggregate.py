@@ -2,7 +2,7 @@ import datetime
 
 import pyarrow as pa
 
-from tasks.aggregate import cooccurrence_daily, entity_daily, source_daily, speaker_daily
+from newslake.tasks.aggregate import cooccurrence_daily, entity_daily, source_daily, speaker_daily
 
 D1, D2 = datetime.date(2025, 3, 1), datetime.date(2025, 3, 2)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from tasks.amounts import extract_amounts, parse_value
+from newslake.tasks.amounts import extract_amounts, parse_value
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from tasks.clean import (
+from newslake.tasks.clean import (
     CLEANED,
     clean,
     decode,
@@ -14,8 +14,10 @@ from tasks.clean import (
     split_title,
     task_sizes,
 )
-from tasks.ingest import to_raw_table
+from newslake.tasks.ingest import to_raw_table
 
+ENGLISH_ONLY = frozenset({"en"})
+DEFAULTS = {"languages": ENGLISH_ONLY, "min_words": 20}
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 ENGLISH = (
     "The council approved the new budget on Tuesday after a long debate about schools, roads and the "
@@ -89,7 +91,7 @@ def test_clean_extract_html_finds_article_and_metadata():
 def test_clean_turns_records_into_documents_and_rejects():
     french = "La ville de Lyon a inauguré samedi trois nouvelles pistes cyclables reliant le centre aux quartiers."
     raw = _raw(ENGLISH.encode(), b"   ", b"Too short.", french.encode(), published="2024-06-01T10:00:00Z")
-    result = clean(raw, run_id="r", ingested_at=NOW, min_words=5)
+    result = clean(raw, run_id="r", ingested_at=NOW, languages=ENGLISH_ONLY, min_words=5)
     assert result.documents.schema == CLEANED
     doc = result.documents.to_pylist()[0]
     assert (doc["lang"], doc["date_source"], str(doc["date"])) == ("en", "published", "2024-06-01")
@@ -104,10 +106,10 @@ def test_clean_turns_records_into_documents_and_rejects():
 
 def test_clean_doc_id_is_stable_and_prefers_the_external_id():
     with_id = _raw(ENGLISH.encode(), external_id="a-1")
-    first = clean(with_id, run_id="r1", ingested_at=NOW).documents
-    again = clean(with_id, run_id="r2", ingested_at=NOW).documents
+    first = clean(with_id, run_id="r1", ingested_at=NOW, **DEFAULTS).documents
+    again = clean(with_id, run_id="r2", ingested_at=NOW, **DEFAULTS).documents
     assert first.column("doc_id").to_pylist() == again.column("doc_id").to_pylist()
-    by_content = clean(_raw(ENGLISH.encode()), run_id="r", ingested_at=NOW).documents
+    by_content = clean(_raw(ENGLISH.encode()), run_id="r", ingested_at=NOW, **DEFAULTS).documents
     assert by_content.column("doc_id") != first.column("doc_id")
     assert by_content.column("content_hash") == first.column("content_hash")
     assert str(by_content.column("date")[0]) == "2025-01-02"
@@ -119,6 +121,7 @@ def test_clean_mark_duplicates_points_to_the_first_copy():
         _raw(ENGLISH.encode(), ENGLISH.upper().encode(), ENGLISH.encode(), kind="record"),
         run_id="r",
         ingested_at=NOW,
+        **DEFAULTS,
     ).documents
     docs = docs.set_column(0, CLEANED.field("doc_id"), pa.array(["a", "b", "c"]))
     marked, seen = mark_duplicates(docs, first_seen={})
@@ -136,7 +139,7 @@ def test_clean_file_kinds_give_titles(kind):
         else f"<html><head><title>Budget passed</title></head><body><article><p>{ENGLISH}</p>"
         f"<p>{ENGLISH}</p></article></body></html>".encode()
     )
-    doc = clean(_raw(payload, kind=kind), run_id="r", ingested_at=NOW).documents.to_pylist()[0]
+    doc = clean(_raw(payload, kind=kind), run_id="r", ingested_at=NOW, **DEFAULTS).documents.to_pylist()[0]
     assert doc["title"] == "Budget passed"
     assert doc["text"].startswith("The council approved")
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.ingest import InputFile, discover, missing_inputs, parse_file, to_raw_table
+from newslake.tasks.ingest import InputFile, discover, missing_inputs, parse_file, to_raw_table
 
 
 def _file(tmp_path, name: str, data: bytes, source: str = "test") -> InputFile:

@@ -1,7 +1,7 @@
 import pytest
 
-from tasks.quotes import extract_quotes, find_quotations
-from tasks.resolve import load_lexicon, resolve_entities
+from newslake.tasks.quotes import extract_quotes, find_quotations
+from newslake.tasks.resolve import load_lexicon, resolve_entities
 
 LEXICON = load_lexicon()
 

@@ -1,7 +1,6 @@
 import pytest
 
-from tasks.resolve import entity_key, load_lexicon, normalise_name, resolve_entities, strip_title
-from tests.conftest import ruler
+from newslake.tasks.resolve import entity_key, load_lexicon, normalise_name, resolve_entities, strip_title
 
 LEXICON = load_lexicon()
 
@@ -24,7 +23,7 @@ def test_resolve_strip_title_keeps_bare_names():
     assert strip_title("Mr", titles) == "Mr"
 
 
-def test_resolve_aliases_name_one_place_and_fix_its_label():
+def test_resolve_aliases_name_one_place_and_fix_its_label(ruler):
     nlp = ruler(("ORG", "Britain"), ("GPE", "UK"), ("GPE", [{"LOWER": "the"}, {"TEXT": "United"}, {"TEXT": "Kingdom"}]))
     assert _resolved(nlp, "Britain and the UK agreed. The United Kingdom signed.") == [
         ("Britain", "GPE", "United Kingdom", "alias"),
@@ -33,7 +32,7 @@ def test_resolve_aliases_name_one_place_and_fix_its_label():
     ]
 
 
-def test_resolve_surnames_titles_and_first_names_join_the_full_name():
+def test_resolve_surnames_titles_and_first_names_join_the_full_name(ruler):
     nlp = ruler(("PERSON", "PM Ann Lee"), ("PERSON", "Lee"), ("ORG", "Ann"), ("PERSON", "Tom Lee"))
     text = "PM Ann Lee arrived. Later Lee spoke and Ann waved. Tom Lee came. Lee left."
     assert _resolved(nlp, text) == [
@@ -45,7 +44,7 @@ def test_resolve_surnames_titles_and_first_names_join_the_full_name():
     ]
 
 
-def test_resolve_label_vote_follows_the_document_and_untagged_repeats_join():
+def test_resolve_label_vote_follows_the_document_and_untagged_repeats_join(ruler):
     doc = ruler(("GPE", "Dorset"), ("ORG", "Wessex"))(
         "Rain hit Dorset. Dorset roads shut. Wessex met in Dorset. Wessex and wessex."
     )
@@ -60,7 +59,7 @@ def test_resolve_label_vote_follows_the_document_and_untagged_repeats_join():
     ]
 
 
-def test_resolve_honorific_makes_a_person():
+def test_resolve_honorific_makes_a_person(ruler):
     nlp = ruler(("ORG", "Mr Ebbers"), ("PERSON", "Bernie Ebbers"))
     assert _resolved(nlp, "Bernie Ebbers denied it. Mr Ebbers left.") == [
         ("Bernie Ebbers", "PERSON", "Bernie Ebbers", "model"),
@@ -68,7 +67,7 @@ def test_resolve_honorific_makes_a_person():
     ]
 
 
-def test_resolve_label_vote_tie_goes_to_the_first_mention():
+def test_resolve_label_vote_tie_goes_to_the_first_mention(ruler):
     nlp = ruler(("GPE", "Dorset"))
     doc = nlp("Dorset is wet. Dorset spoke.")
     doc.ents = [doc.ents[0], doc.char_span(15, 21, label="PERSON")]
@@ -78,7 +77,7 @@ def test_resolve_label_vote_tie_goes_to_the_first_mention():
     ]
 
 
-def test_resolve_demonyms_stay_apart_from_countries_and_plurals_group():
+def test_resolve_demonyms_stay_apart_from_countries_and_plurals_group(ruler):
     nlp = ruler(("NORP", "Russian"), ("GPE", "Russia"), ("NORP", "Ukrainians"), ("NORP", "Ukrainian"))
     keys = [
         m.key for m in resolve_entities(nlp("Russian troops left Russia. Ukrainians and Ukrainian"), lexicon=LEXICON)
@@ -86,13 +85,13 @@ def test_resolve_demonyms_stay_apart_from_countries_and_plurals_group():
     assert keys == ["norp:russian", "gpe:russia", "norp:ukrainian", "norp:ukrainian"]
 
 
-def test_resolve_alias_table_finds_names_the_model_missed():
+def test_resolve_alias_table_finds_names_the_model_missed(ruler):
     assert _resolved(ruler(), "In an interview with the Sunday Telegraph, he spoke.") == [
         ("Sunday Telegraph", "ORG", "Sunday Telegraph", "alias")
     ]
 
 
-def test_resolve_user_alias_table_extends_the_packaged_one(tmp_path):
+def test_resolve_user_alias_table_extends_the_packaged_one(ruler, tmp_path):
     extra = tmp_path / "aliases.csv"
     extra.write_text("alias,canonical,label\n# our desk's names\nThe Beeb,BBC,ORG\nPompey,Portsmouth,GPE\n")
     lexicon = load_lexicon(str(extra))

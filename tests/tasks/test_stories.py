@@ -1,4 +1,4 @@
-from tasks.stories import NUM_PERM, assign_stories, signature
+from newslake.tasks.stories import NUM_PERM, assign_stories, signature
 
 STORY = (
     "The council approved a new bridge over the river on Monday after a long debate about its cost, "

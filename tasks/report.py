@@ -8,8 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from flows.query import connect
-from tasks.publish import absolute
+from newslake.tasks.lake import Lake
+from newslake.tasks.lake.query import connect
 
 TOP_ENTITIES = 8
 TOP_PAIRS = 40
@@ -25,7 +25,7 @@ figure { margin: 1rem 0; } svg { max-width: 100%; height: auto; }
 """
 
 
-def build_report(lake: Path, *, start: date | None = None, end: date | None = None) -> str:
+def build_report(lake: Lake, *, start: date | None = None, end: date | None = None) -> str:
     """The report of the lake's days from `start` to `end` (default: all), as one HTML page."""
     con = connect(lake)
     days = con.sql("SELECT min(date), max(date) FROM documents").fetchall()[0]
@@ -51,7 +51,7 @@ def build_report(lake: Path, *, start: date | None = None, end: date | None = No
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
-        f'<p class="muted">{html.escape(str(absolute(lake)))}</p>\n{body}</body></html>'
+        f'<p class="muted">{html.escape(lake.location)}</p>\n{body}</body></html>'
     )
 
 
@@ -60,24 +60,22 @@ def _anchor(title: str) -> str:
 
 
 def _svg(figure) -> str:
-    """A matplotlib figure as inline SVG, closed afterwards."""
-    import matplotlib.pyplot as plt
+    """A matplotlib figure as inline SVG; text stays text (searchable, and small)."""
+    import matplotlib
 
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(figure)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
     svg = buffer.getvalue()
     return f"<figure>{svg[svg.index('<svg') :]}</figure>"
 
 
 def _figure(width: float = 10, height: float = 3.5):
-    import matplotlib
+    """A figure and its axes, drawn without pyplot: no backend and no global state to touch."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.fonttype"] = "none"  # text stays text: searchable, and small
-    return plt.subplots(figsize=(width, height))
+    figure = Figure(figsize=(width, height))
+    return figure, figure.subplots()
 
 
 def _table(frame: pl.DataFrame, numeric: tuple[str, ...] = ()) -> str:
@@ -208,7 +206,7 @@ def _health(rejects: pl.DataFrame, runs: pl.DataFrame) -> str:
     return _svg(figure) + table
 
 
-def write_report(lake: Path, out: Path, *, start: date | None = None, end: date | None = None) -> Path:
+def write_report(lake: Lake, out: Path, *, start: date | None = None, end: date | None = None) -> Path:
     """Write the report beside `out` and rename it into place."""
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(build_report(lake, start=start, end=end), encoding="utf-8")

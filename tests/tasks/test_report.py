@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from newslake.flows.cli import app
 
 CHROMIUM_FLAGS = [
     "--headless",

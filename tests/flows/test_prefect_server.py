@@ -4,18 +4,16 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
-
 API_AND_LOCAL_SERVERS = """
 import psutil
-from flows.prefect_api import prefect_api
+from newslake.flows.prefect_server import prefect_api
 with prefect_api() as url:
     servers = [p for p in psutil.Process().children() if "server start" in " ".join(p.cmdline())]
     print(url, len(servers))
 """
 
 
-def test_an_api_named_by_a_prefect_profile_is_used_and_no_local_server_kept(tmp_path):
+def test_an_api_named_by_a_prefect_profile_is_used_and_no_local_server_kept(root, tmp_path):
     profiles = tmp_path / "profiles.toml"
     profiles.write_text(
         'active = "shared"\n\n[profiles.shared]\nPREFECT_API_URL = "http://prefect.internal:4200/api"\n'
@@ -23,7 +21,7 @@ def test_an_api_named_by_a_prefect_profile_is_used_and_no_local_server_kept(tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_PROFILES_PATH": str(profiles), "PREFECT_HOME": str(tmp_path / "home")}
     done = subprocess.run(
-        [sys.executable, "-c", API_AND_LOCAL_SERVERS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", API_AND_LOCAL_SERVERS], cwd=root, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["http://prefect.internal:4200/api", "0"]

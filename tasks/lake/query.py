@@ -1,13 +1,14 @@
-"""DuckDB over the lake: one view per table over its Hive-partitioned Parquet, joined views,
-read-only queries and catalog files for other SQL clients."""
+"""Reading the lake: one DuckDB view per table over its Hive-partitioned Parquet, joined views,
+read-only queries, catalog files for other SQL clients, and Polars scans."""
 
 from pathlib import Path
 
 import duckdb
 import polars as pl
-from upath import UPath
 
-from tasks.publish import PART_FILE, absolute, is_local, lake_tables
+from newslake.schemas import TABLES
+from newslake.tasks.lake.layout import PART_FILE, Lake
+from newslake.tasks.lake.manifests import lake_tables
 
 
 class QueryError(ValueError):
@@ -43,18 +44,22 @@ JOINED_VIEWS = {
 }
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Path | UPath) -> list[str]:
+def partition_glob(lake: Lake, table: str) -> str:
+    """The glob of a table's live partition files, as DuckDB and Polars read it."""
+    return f"{lake.location}/{table}/date=*/{PART_FILE}"
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     """A view per lake table over its Parquet files (absolute paths or URLs), and the joined
     views whose tables exist; returns the view names. A remote lake is read through its fsspec
     file system, so DuckDB needs no extension for it."""
     tables = lake_tables(lake)
     if not tables:
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
-    if not is_local(lake):
-        con.register_filesystem(lake.fs)
-    root = str(absolute(lake))
+    if not lake.is_local:
+        con.register_filesystem(lake.root.fs)
     for table in tables:
-        pattern = f"{root}/{table.name}/date=*/{PART_FILE}".replace("'", "''")
+        pattern = partition_glob(lake, table.name).replace("'", "''")
         con.execute(
             f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet('{pattern}', "
             "hive_partitioning = true, union_by_name = true)"
@@ -66,14 +71,14 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Path | UPath) -> list[str
     return [t.name for t in tables] + joined
 
 
-def connect(lake: Path | UPath) -> duckdb.DuckDBPyConnection:
+def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake's views."""
     con = duckdb.connect()
     create_views(con, lake)
     return con
 
 
-def write_catalog(lake: Path | UPath, out: Path) -> list[str]:
+def write_catalog(lake: Lake, out: Path) -> list[str]:
     """A DuckDB database file holding the lake's views (no data): any DuckDB client opens it and
     queries the tables by name. Written beside `out` and renamed over it, so a reader never sees
     half a catalog. Returns the view names."""
@@ -100,3 +105,20 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
         return con.sql(query).pl()
     except duckdb.Error as exc:
         raise QueryError(str(exc)) from None
+
+
+def scan(lake: Lake, table: str) -> pl.LazyFrame:
+    """A table as a Polars LazyFrame over its partitions, `date` included; partitions written by
+    an older schema version read their missing columns as nulls."""
+    if table not in TABLES:
+        raise QueryError(f"no table {table!r}: choose from {', '.join(TABLES)}")
+    if not lake.partition_files(table):
+        raise QueryError(f"the lake {lake} has no {table} yet")
+    schema = pl.from_arrow(TABLES[table].schema.empty_table()).schema
+    return pl.scan_parquet(
+        partition_glob(lake, table),
+        hive_partitioning=True,
+        hive_schema={"date": pl.Date},
+        schema=schema,
+        missing_columns="insert",
+    )

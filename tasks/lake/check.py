@@ -1,0 +1,81 @@
+"""`newslake check`: what makes a lake unsound."""
+
+import polars as pl
+import pyarrow as pa
+
+from newslake.schemas import ANNOTATION_TABLES, PARTITION, TABLES, Table
+from newslake.tasks.lake.commits import pending_commits
+from newslake.tasks.lake.layout import Lake, partition_day, relative_name
+from newslake.tasks.lake.manifests import read_manifest
+from newslake.tasks.lake.partitions import read_table
+from newslake.tasks.lake.storage import parquet_rows, read_parquet, schema_of
+
+
+def check_lake(lake: Lake) -> list[str]:
+    """Problems that make the lake unsound; an empty list when it is sound.
+
+    Every file is listed in its table's manifest with the right row count, every file's schema
+    is the declared one (or an older one missing only nullable columns), no key is repeated,
+    every annotation belongs to a document of the same day, and no commit is half applied.
+    """
+    problems = [f"commit {c} is not finished: the next run completes it" for c in pending_commits(lake)]
+    documents = read_table(lake, TABLES["documents"], ["doc_id"]) if lake.has_table("documents") else None
+    for table in TABLES.values():
+        if not lake.has_table(table.name):
+            continue
+        problems += _check_files(lake, table)
+        frame = _read_keys(lake, table)
+        unique_by = [*table.key, "date"] if table.replace_by is None else list(table.key)
+        repeated = frame.filter(pl.struct(unique_by).is_duplicated())
+        if repeated.height:
+            problems.append(f"{table.name}: {repeated.height} rows repeat a key {tuple(unique_by)}")
+        if table.name in ANNOTATION_TABLES and documents is not None:
+            docs = pl.from_arrow(documents).select("doc_id", "date")
+            orphans = frame.select("doc_id", "date").unique().join(docs, on=["doc_id", "date"], how="anti")
+            if orphans.height:
+                problems.append(f"{table.name}: rows of {orphans.height} documents not in documents on the same day")
+    return problems
+
+
+def _read_keys(lake: Lake, table: Table) -> pl.DataFrame:
+    """The key columns and date of every row, from the files that have them."""
+    parts = []
+    for path in lake.partition_files(table.name):
+        if set(table.key) <= set(schema_of(path).names):
+            keys = pl.from_arrow(read_parquet(path, columns=list(table.key)))
+            parts.append(keys.with_columns(pl.lit(partition_day(path)).alias("date")))
+    if not parts:
+        return pl.from_arrow(pa.schema([table.schema.field(k) for k in table.key]).append(PARTITION).empty_table())
+    return pl.concat(parts, how="vertical_relaxed")
+
+
+def _check_files(lake: Lake, table: Table) -> list[str]:
+    manifest = read_manifest(lake, table.name)
+    on_disk = {relative_name(p): p for p in lake.partition_files(table.name)}
+    if manifest is None:
+        return [f"{table.name}: no _manifest.json"] if on_disk else []
+    problems = [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
+    problems += [
+        f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))
+    ]
+    for relative, path in on_disk.items():
+        rows = parquet_rows(path)
+        if relative in manifest["files"] and manifest["files"][relative] != rows:
+            problems.append(
+                f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"
+            )
+        problems += _check_schema(table, relative, schema_of(path))
+    return problems
+
+
+def _check_schema(table: Table, relative: str, schema: pa.Schema) -> list[str]:
+    """A file's columns against the declared ones: none unknown or of another type, none required missing."""
+    problems = []
+    for field in schema:
+        declared = table.schema.field(field.name) if field.name in table.schema.names else None
+        if declared is None or declared.type != field.type:
+            problems.append(f"{table.name}: {relative} column {field.name} {field.type} is not in the schema")
+    for field in table.schema:
+        if field.name not in schema.names and not field.nullable:
+            problems.append(f"{table.name}: {relative} lacks the required column {field.name}")
+    return problems

@@ -1,0 +1,249 @@
+"""Where everything lives in a lake: the one place that knows its layout.
+
+```
+LAKE/<table>/date=YYYY-MM-DD/part-0.parquet    a partition (Hive), one file each
+LAKE/<table>/_manifest.json                    the table's files, rows, schema and versions
+LAKE/_staging/<run_id>/<kind>-<batch>.parquet  a run's batches between its stages
+LAKE/_commits/<commit_id>.json                 a commit under way (see `commits`)
+LAKE/_backfills/<key>.json                     the days an interrupted backfill had finished
+LAKE/_lock                                     the run that holds the lake
+LAKE/_prefect/                                 the Prefect database of `newslake serve` (local lakes)
+```
+"""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from newslake.tasks.lake.storage import (
+    AnyPath,
+    as_path,
+    is_local,
+    parquet_rows,
+    read_parquet,
+    remove_tree,
+    write_parquet,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
+
+PART_FILE = "part-0.parquet"
+MANIFEST = "_manifest.json"
+
+
+class LakeUnreachable(OSError):
+    """The lake's object store cannot be reached, or its bucket does not exist."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake, named as every process names it (an absolute local path or an fsspec URL), and
+    where its tables, partitions, staging, commits, lock and manifests live."""
+
+    location: str
+
+    @classmethod
+    def at(cls, location: "str | os.PathLike | Lake") -> "Lake":
+        """The lake at a path (made absolute) or URL."""
+        if isinstance(location, Lake):
+            return location
+        path = as_path(location)
+        return cls(str(path.resolve()) if is_local(path) else str(path))
+
+    def __str__(self) -> str:
+        return self.location
+
+    @property
+    def root(self) -> AnyPath:
+        return as_path(self.location)
+
+    @property
+    def is_local(self) -> bool:
+        return is_local(self.root)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    def exists(self) -> bool:
+        return self.root.exists()
+
+    def check_reachable(self) -> None:
+        """Raise LakeUnreachable unless the lake's bucket exists and answers (a local folder is
+        made by the first run)."""
+        if self.is_local:
+            return
+        root = self.root
+        bucket = root.path.split("/", 1)[0]
+        hint = "check AWS_ENDPOINT_URL and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"
+        try:
+            found = root.fs.exists(bucket)
+        except Exception as exc:  # each store's client raises its own errors
+            raise LakeUnreachable(f"cannot reach the lake {self}: {exc}; {hint}") from exc
+        if not found:
+            raise LakeUnreachable(f"the bucket {bucket!r} of the lake {self} does not exist (create it), or {hint}")
+
+    def make(self) -> None:
+        """Create a local lake's folder; an object store's bucket must exist already."""
+        if self.is_local:
+            self.root.mkdir(parents=True, exist_ok=True)
+        else:
+            self.check_reachable()
+
+    # Tables and partitions
+    def table_dir(self, table: str) -> AnyPath:
+        return self.root / table
+
+    def has_table(self, table: str) -> bool:
+        """Whether the table's folder exists (it may hold no partition yet)."""
+        return self.table_dir(table).exists()
+
+    def partition_file(self, table: str, day: date) -> AnyPath:
+        """The Parquet file of one day's partition of a table."""
+        return self.table_dir(table) / f"date={day.isoformat()}" / PART_FILE
+
+    def partition_files(self, table: str) -> list[AnyPath]:
+        """The live partition files of a table, in path order."""
+        root = self.table_dir(table)
+        return sorted(root.glob(f"date=*/{PART_FILE}"), key=str) if root.exists() else []
+
+    def partition_days(self, table: str) -> list[date]:
+        """The days that have a partition of the table."""
+        return sorted(partition_day(p) for p in self.partition_files(table))
+
+    def manifest_file(self, table: str) -> AnyPath:
+        return self.table_dir(table) / MANIFEST
+
+    # The lake's own folders
+    @property
+    def commits_dir(self) -> AnyPath:
+        return self.root / "_commits"
+
+    def commit_marker(self, commit_id: str) -> AnyPath:
+        return self.commits_dir / f"{commit_id}.json"
+
+    @property
+    def lock_file(self) -> AnyPath:
+        return self.root / "_lock"
+
+    def backfill_progress(self, key: str) -> AnyPath:
+        return self.root / "_backfills" / f"{key}.json"
+
+    @property
+    def prefect_home(self) -> AnyPath | None:
+        """Where `newslake serve` keeps a local lake's Prefect database; None for a remote lake."""
+        return self.root / "_prefect" if self.is_local else None
+
+    def staging(self, run_id: str) -> "Staging":
+        return Staging(self, run_id)
+
+    # Reading, for analysts (see `query`)
+    def scan(self, table: str) -> "pl.LazyFrame":
+        """A table as a Polars LazyFrame, `date` included."""
+        from newslake.tasks.lake.query import scan
+
+        return scan(self, table)
+
+    def duckdb(self) -> "duckdb.DuckDBPyConnection":
+        """An in-memory DuckDB connection with a view per table and the joined views."""
+        from newslake.tasks.lake.query import connect
+
+        return connect(self)
+
+    def sql(self, query: str) -> "pl.DataFrame":
+        """The result of one SELECT over the lake's views, as a Polars DataFrame."""
+        from newslake.tasks.lake.query import connect, run_query
+
+        return run_query(connect(self), query)
+
+
+def partition_day(path: AnyPath) -> date:
+    """The day of a partition file, from its `date=` folder."""
+    return date.fromisoformat(path.parent.name.removeprefix("date="))
+
+
+def relative_name(path: AnyPath) -> str:
+    """A partition file as its table's manifest names it: `date=YYYY-MM-DD/part-0.parquet`."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def pending_file(path: AnyPath, commit_id: str) -> AnyPath:
+    """A partition file's new version, staged for a commit under a name no `*.parquet` glob matches."""
+    return path.with_name(f".{path.name}.{commit_id}.pending")
+
+
+def deletion_file(path: AnyPath, commit_id: str) -> AnyPath:
+    """A marker that a commit removes a partition file."""
+    return path.with_name(f".{path.name}.{commit_id}.delete")
+
+
+def staged_files(lake: Lake, table: str, commit_id: str | None = None) -> list[AnyPath]:
+    """The files staged beside a table's partitions (for one commit, or for any)."""
+    root = lake.table_dir(table)
+    pattern = f"date=*/.{PART_FILE}.{commit_id}.*" if commit_id else f"date=*/.{PART_FILE}.*"
+    return sorted(root.glob(pattern), key=str) if root.exists() else []
+
+
+@dataclass(frozen=True)
+class Staging:
+    """A run's staged batches, in the lake where every worker reaches them; each batch's files
+    are named `<kind>-<batch>.parquet` (kinds: raw, clean, documents and each annotation table)."""
+
+    lake: Lake
+    run_id: str
+
+    @property
+    def folder(self) -> AnyPath:
+        return self.lake.root / "_staging" / self.run_id
+
+    def create(self) -> "Staging":
+        """A new staging folder for this run; folders left by runs that died are removed (call
+        it holding the lake's lock)."""
+        remove_tree(self.folder.parent)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def remove(self) -> None:
+        remove_tree(self.folder.parent)
+
+    def batch(self, name: str) -> "Batch":
+        return Batch(self, name)
+
+    def rejects(self, stage: str) -> AnyPath:
+        """The file of the rejects a run's stage staged."""
+        return self.folder / f"rejects-{stage}.parquet"
+
+    def batches(self, kind: str) -> Iterator["Batch"]:
+        """The batches that have a file of this kind, in name order."""
+        for path in sorted(self.folder.glob(f"{kind}-*.parquet"), key=str):
+            yield self.batch(path.stem.removeprefix(f"{kind}-"))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One batch of a run, as its stages pass it on: the raw records, the cleaned documents, the
+    documents to annotate and their annotations are files of one name, each of its own kind."""
+
+    staging: Staging
+    name: str
+
+    def path(self, kind: str) -> AnyPath:
+        return self.staging.folder / f"{kind}-{self.name}.parquet"
+
+    def has(self, kind: str) -> bool:
+        return self.path(kind).exists()
+
+    def write(self, kind: str, table: pa.Table) -> None:
+        write_parquet(self.path(kind), table)
+
+    def read(self, kind: str, columns: list[str] | None = None) -> pa.Table:
+        return read_parquet(self.path(kind), columns=columns)
+
+    def rows(self, kind: str) -> int:
+        return parquet_rows(self.path(kind))

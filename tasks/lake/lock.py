@@ -1,0 +1,73 @@
+"""One writer at a time: a `_lock` file names the run that holds the lake.
+
+On object storage the lock is created with a conditional write (`If-None-Match: *`).
+"""
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from newslake.tasks.lake.layout import Lake
+from newslake.tasks.lake.storage import AnyPath, create_exclusive
+
+
+class LakeBusy(RuntimeError):
+    """Another run holds the lake's lock."""
+
+
+@contextmanager
+def lake_lock(lake: Lake, run_id: str) -> Iterator[None]:
+    """Hold the lake's lock for one run; refuse clearly when a live run holds it.
+
+    A lock left by a process that no longer exists on this host is stale and taken over.
+    """
+    lake.make()
+    path = lake.lock_file
+    holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    for _ in range(2):
+        if create_exclusive(path, json.dumps(holder).encode()):
+            break
+        other = _lock_holder(path)
+        if other is None and _age(path) < 60:
+            raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment")
+        if other is not None and _alive(other):
+            raise LakeBusy(
+                f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
+                f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
+            )
+        path.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise LakeBusy(f"could not take the lock {path}; another run is starting on the same lake")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _lock_holder(path: AnyPath) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _age(path: AnyPath) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return float("inf")
+
+
+def _alive(holder: dict) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot tell for another host: assume it is running
+    try:
+        os.kill(int(holder["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError):
+        return True
+    return True

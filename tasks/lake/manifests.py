@@ -1,0 +1,52 @@
+"""Each table folder's `_manifest.json`: its files with their rows, total rows, schema version and
+columns, the inputs fingerprint, the last commit and the code and model versions."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+from newslake.schemas import SCHEMA_VERSION, TABLES, Table
+from newslake.tasks.lake.layout import Lake, relative_name
+from newslake.tasks.lake.partitions import read_table
+from newslake.tasks.lake.storage import parquet_rows, write_text
+
+
+def write_manifest(
+    lake: Lake, table: Table, *, commit_id: str, versions: dict[str, str], fingerprint: str | None = None
+) -> dict:
+    """Rewrite a table's manifest from the files on disk: files, rows, schema and versions."""
+    files = {relative_name(p): parquet_rows(p) for p in lake.partition_files(table.name)}
+    manifest = {
+        "table": table.name,
+        "schema_version": SCHEMA_VERSION,
+        "schema": {f.name: str(f.type) for f in table.dataset_schema},
+        "partitioning": "hive: date=YYYY-MM-DD",
+        "rows": sum(files.values()),
+        "files": files,
+        "inputs_fingerprint": fingerprint or inputs_fingerprint(lake),
+        "last_commit": commit_id,
+        "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": versions,
+    }
+    write_text(lake.manifest_file(table.name), json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def inputs_fingerprint(lake: Lake) -> str:
+    """A digest of the documents the lake was derived from: every (doc_id, content_hash)."""
+    docs = read_table(lake, TABLES["documents"], ["doc_id", "content_hash"]).sort_by("doc_id")
+    digest = hashlib.blake2b(digest_size=12)
+    for row in docs.to_pylist():
+        digest.update(f"{row['doc_id']}:{row['content_hash']}\n".encode())
+    return digest.hexdigest()
+
+
+def read_manifest(lake: Lake, name: str) -> dict | None:
+    """A table's manifest, or None when the table has none."""
+    path = lake.manifest_file(name)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def lake_tables(lake: Lake) -> list[Table]:
+    """The tables that have data in the lake, in contract order."""
+    return [t for t in TABLES.values() if lake.partition_files(t.name)]

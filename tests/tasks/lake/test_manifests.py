@@ -1,0 +1,14 @@
+import datetime
+
+from newslake.tasks.lake import PART_FILE, Lake, lake_tables, read_manifest
+
+D1, D2 = datetime.date(2025, 3, 1), datetime.date(2025, 3, 2)
+VERSIONS = {"model": "m"}
+
+
+def test_manifests_manifest_lists_files_rows_and_inputs(tmp_path, sentences, publish):
+    publish(tmp_path, sentences([("a", 0, D1), ("b", 0, D2)]), "c1", replaced=["a", "b"])
+    manifest = read_manifest(Lake.at(tmp_path), "sentences")
+    assert manifest["rows"] == 2 and set(manifest["files"]) == {f"date={D1}/{PART_FILE}", f"date={D2}/{PART_FILE}"}
+    assert manifest["versions"] == VERSIONS and len(manifest["inputs_fingerprint"]) == 24
+    assert [t.name for t in lake_tables(Lake.at(tmp_path))] == ["sentences"]
