@@ -126,16 +126,13 @@ def measure(command: list[str], env: dict | None = None) -> Measured:
 
 def cleaned_texts(corpus: Path) -> list[str]:
     """The texts newslake annotates: cleaned, English, not duplicates."""
+    run = RunParameters(inputs=[str(corpus)])  # a run's defaults
     files, _ = discover([str(corpus)])
     records = []
     for file in files:
-        records.extend(parse_file(file, file.path.read_bytes())[0])
-    run = RunParameters(inputs=[str(corpus)])  # a run's defaults
-    raw = to_raw_table(records)
-    docs = clean(
-        raw, run_id="bench", ingested_at=datetime.now(UTC), languages=run.kept_languages, min_words=run.min_words
-    )
-    docs = docs.documents
+        records.extend(parse_file(file, file.path.read_bytes(), max_bytes=run.max_file_bytes)[0])
+    limits = {"languages": run.kept_languages, "min_words": run.min_words, "max_chars": run.max_chars}
+    docs = clean(to_raw_table(records), run_id="bench", ingested_at=datetime.now(UTC), **limits).documents
     docs, _ = mark_duplicates(docs, first_seen={})
     return [
         t for t, d in zip(docs.column("text").to_pylist(), docs.column("dup_of").to_pylist(), strict=True) if d is None

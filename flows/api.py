@@ -57,7 +57,7 @@ def run_flow(parameters: RunParameters, *, verbose: bool = False):
     lake = Lake(parameters.lake)
 
     def has_batches() -> bool:
-        return anything_new(parameters.inputs, lake=lake, source=parameters.source)
+        return anything_new(parameters.inputs, lake=lake, source=parameters.source, max_bytes=parameters.max_file_bytes)
 
     # Every input is new to a lake that does not exist yet: the workers' imports can start at once.
     new_lake = lake.is_local and not lake.exists()

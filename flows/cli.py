@@ -274,6 +274,13 @@ def serve(
         raise _fail("give exactly one of --cron and --interval", 2)
     if not inbox.is_dir():
         raise _fail(f"the inbox {inbox} is not a directory", 2)
+    if cron is not None:
+        from prefect._internal.schemas.validators import validate_cron_string  # the rule serve applies
+
+        try:
+            validate_cron_string(cron)
+        except ValueError as exc:
+            raise _fail(f'{exc}: give five fields, minute hour day month weekday, e.g. "0 6 * * *"', 2) from None
     parameters = _parameters(
         RunParameters, inputs=[str(inbox.resolve())], lake=str(_lake(lake)), source=source, tokens=tokens or None
     )

@@ -6,6 +6,7 @@ for example NEWSLAKE_LANGUAGES='["en", "fr"]'). What the user gives is checked h
 any work starts, with errors that say what to do.
 """
 
+import glob
 import importlib.util
 import os
 from datetime import date
@@ -47,9 +48,12 @@ class LakeParameters(BaseSettings):
     @field_validator("lake")
     @classmethod
     def _absolute_lake(cls, lake: str) -> str:
-        from newslake.tasks.lake import Lake
+        from newslake.tasks.lake.layout import Lake
 
-        return Lake.at(lake).location
+        found = Lake.at(lake)
+        if found.is_local and found.root.exists() and not found.root.is_dir():
+            raise ValueError(f"the lake {lake} is a file: give a folder (made if missing) or an s3:// URL")
+        return found.location
 
     @field_validator("model")
     @classmethod
@@ -92,15 +96,21 @@ class RunParameters(LakeParameters):
     report: Path | None = Field(None, description="also write the HTML report there")
     languages: list[str] = Field(["en"], description="language codes to keep; 'all' keeps every language")
     min_words: int = Field(20, ge=1, description="shorter documents are rejected")
+    max_chars: int = Field(1_000_000, ge=1, description="longer documents are rejected (spaCy's own limit of one text)")
+    max_file_mb: int = Field(
+        512, ge=1, description="larger input files, or gzip files that expand further, are rejected"
+    )
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * 1024 * 1024
 
     @field_validator("inputs")
     @classmethod
     def _existing_inputs(cls, inputs: list[str]) -> list[str]:
-        from newslake.tasks.ingest import missing_inputs
-
         if not inputs:
             raise ValueError("give at least one input: a file, a directory or a glob")
-        if missing := missing_inputs(inputs):
+        if missing := [given for given in inputs if not glob.glob(given, recursive=True) and not Path(given).exists()]:
             default = (
                 " (the default input; give your own files, directories or globs)" if inputs == ["data/sample"] else ""
             )

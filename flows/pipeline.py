@@ -61,7 +61,13 @@ def newslake_run(parameters: RunParameters) -> RunResult:
             logger.info(f"finished publishing run {finished}, which had stopped half-way")
         staging = lake.staging(run_id).create()
         ingested = ingest_inputs(
-            p.inputs, lake=lake, source=p.source, run_id=run_id, day=started.date(), batch_size=p.batch_size
+            p.inputs,
+            lake=lake,
+            source=p.source,
+            run_id=run_id,
+            day=started.date(),
+            batch_size=p.batch_size,
+            max_bytes=p.max_file_bytes,
         )
         logger.info(
             f"read {ingested.files} files: {ingested.records} records to process, {ingested.skipped} unchanged"
@@ -74,6 +80,7 @@ def newslake_run(parameters: RunParameters) -> RunResult:
             ingested_at=unmapped(started),
             languages=unmapped(p.kept_languages),
             min_words=unmapped(p.min_words),
+            max_chars=unmapped(p.max_chars),
         ).result()
         if any(c.kept for c in cleaned):
             preload_model_on_workers(p.model, tokens=p.tokens)

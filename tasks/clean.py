@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import DOCUMENTS, PARTITION, TABLES
-from newslake.tasks.ingest import RAW, Reject, rejects_table
+from newslake.tasks.ingest import RAW, Reject, decode, rejects_table
 from newslake.tasks.lake import Batch, Lake, read_days, read_table
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 from newslake.tasks.stories import WINDOW_DAYS, assign_stories, signature
@@ -41,20 +41,6 @@ class CleanResult:
 def stable_hash(*parts: str) -> str:
     """A short, stable hex digest of the given strings (the same on every machine and run)."""
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=12).hexdigest()
-
-
-def decode(data: bytes) -> str:
-    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 and then Latin-1.
-
-    Legacy news text is overwhelmingly Western European; statistical detectors guess wrong on
-    short texts (one took a Latin-1 pound sign for Shift-JIS), so the fallback is explicit.
-    """
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    return data.decode("latin-1")
 
 
 def normalise_text(text: str) -> str:
@@ -119,17 +105,27 @@ def extract_html(html: bytes | str) -> dict | None:
     return {"text": found.text, "title": found.title, "url": found.url, "published": found.date}
 
 
+# Publication times newslake takes as real: news from 1800 to a day ahead of now (time zones).
+EARLIEST_PUBLISHED = datetime(1800, 1, 1, tzinfo=UTC)
+
+
 def parse_published(value: str | None) -> datetime | None:
-    """Parse a publication time in any common format; naive times are taken as UTC."""
+    """Parse a publication time in any common format (naive times are taken as UTC); None when
+    there is none or it is not a date. A date outside EARLIEST_PUBLISHED to tomorrow (or beyond
+    what a timestamp holds) is a ValueError: a record's real date is unknown then."""
     if not value or not value.strip():
         return None
     try:
         parsed = dateparser.parse(value.strip())
     except (ValueError, OverflowError):
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        parsed = (parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed).astimezone(UTC)
+    except OverflowError:
+        raise ValueError("beyond the range of a timestamp") from None
+    if not EARLIEST_PUBLISHED <= parsed <= datetime.now(UTC) + timedelta(days=1):
+        raise ValueError(f"{parsed:%Y-%m-%d} is before {EARLIEST_PUBLISHED:%Y} or after tomorrow")
+    return parsed
 
 
 # Characters read to identify a language: about 150 words, as sure as 3,000 characters on news
@@ -159,15 +155,17 @@ def clean(
     ingested_at: datetime,
     languages: frozenset[str] | None,
     min_words: int,
+    max_chars: int,
 ) -> CleanResult:
     """Turn RAW records into CLEANED documents (dup_of still unset) and rejects.
 
-    `languages` lists the language codes to keep; None keeps every language.
+    `languages` lists the language codes to keep; None keeps every language. A text of more
+    than `max_chars` characters is rejected (spaCy refuses longer ones by default).
     """
     rows: list[dict] = []
     rejects: list[Reject] = []
     for record in raw.to_pylist():
-        found = _clean_record(record, languages=languages, min_words=min_words)
+        found = _clean_record(record, languages=languages, min_words=min_words, max_chars=max_chars)
         if isinstance(found, tuple):
             reason, detail = found
             rejects.append(Reject(record["source"], record["origin"], reason, detail, decode(record["payload"])))
@@ -177,7 +175,9 @@ def clean(
     return CleanResult(pa.Table.from_pylist(rows, schema=CLEANED), rejects)
 
 
-def _clean_record(record: dict, *, languages: frozenset[str] | None, min_words: int) -> dict | tuple[str, str | None]:
+def _clean_record(
+    record: dict, *, languages: frozenset[str] | None, min_words: int, max_chars: int
+) -> dict | tuple[str, str | None]:
     """One raw record's document row (without the run's columns), or why it is rejected."""
     title, url, published = record["title"], record["url"], record["published"]
     if record["kind"] == "html":
@@ -190,6 +190,8 @@ def _clean_record(record: dict, *, languages: frozenset[str] | None, min_words: 
         title, text = split_title(decode(record["payload"]))
     else:
         text = decode(record["payload"])
+    if len(text) > max_chars:
+        return "too_long", f"{len(text):,} characters, more than {max_chars:,} (NEWSLAKE_MAX_CHARS)"
     text = normalise_text(text)
     n_words = len(text.split())
     if n_words == 0:
@@ -199,8 +201,11 @@ def _clean_record(record: dict, *, languages: frozenset[str] | None, min_words: 
     lang = identify_language(text)
     if languages is not None and lang not in languages:
         return f"language:{lang}", f"kept languages: {', '.join(sorted(languages))}"
+    try:
+        published_at = parse_published(published)
+    except ValueError as exc:
+        return "implausible_date", f"published {published!r}: {exc}"
     content_hash = stable_hash(" ".join(text.casefold().split()))
-    published_at = parse_published(published)
     return {
         "doc_id": _doc_id(record["source"], record["external_id"], url, content_hash),
         "source": record["source"],
@@ -264,6 +269,7 @@ def clean_batch(
     ingested_at: datetime,
     languages: frozenset[str] | None,
     min_words: int,
+    max_chars: int,
 ) -> CleanOutput:
     """Clean one staged raw batch into staged documents and rejects."""
     result = clean(
@@ -272,6 +278,7 @@ def clean_batch(
         ingested_at=ingested_at,
         languages=languages,
         min_words=min_words,
+        max_chars=max_chars,
     )
     batch.write("clean", result.documents)
     batch.write("rejects-clean", rejects_table(result.rejects, stage="clean", run_id=run_id, day=ingested_at.date()))

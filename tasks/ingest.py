@@ -7,10 +7,10 @@ Formats are told by extension: .txt, .jsonl/.ndjson, .csv, .parquet, .html/.htm,
 import csv
 import dataclasses
 import glob
-import gzip
 import hashlib
 import io
 import json
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,35 +74,73 @@ class Reject:
     payload: str | None
 
 
+def decode(data: bytes) -> str:
+    """Decode UTF-8 (with or without BOM), falling back to Windows-1252 and then Latin-1.
+
+    Legacy news text is overwhelmingly Western European; statistical detectors guess wrong on
+    short texts (one took a Latin-1 pound sign for Shift-JIS), so the fallback is explicit.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
+
+
 def discover(inputs: list[str], *, source: str | None = None) -> tuple[list[InputFile], list[Reject]]:
     """Expand files, directories (recursively) and globs into input files, in a stable order.
 
-    Hidden files and folders are skipped; other files of unknown format become rejects.
-    An input that matches nothing is an error: the user most likely mistyped it.
+    Hidden files and folders are skipped; files of unknown format, entries that are not files
+    (a dangling link, a pipe) and folders that cannot be read become rejects. An input that
+    matches nothing is an error: the user most likely mistyped it.
     """
     files: list[InputFile] = []
     rejects: list[Reject] = []
     for given in inputs:
         matches = [Path(m) for m in sorted(glob.glob(given, recursive=True))] or [Path(given)]
-        if not any(m.exists() for m in matches):
+        if not any(m.exists() or m.is_symlink() for m in matches):
             raise FileNotFoundError(f"input not found: {given!r} (give a file, a directory or a glob)")
         for match in matches:
             if match.is_dir():
-                root, candidates = match, sorted(p for p in match.rglob("*") if p.is_file())
-                name = source or match.resolve().name
+                root, name = match, source or match.resolve().name
+                candidates = _walk(match, name, rejects)
             else:
-                root, candidates = match.parent, [match]
-                name = source or match.resolve().parent.name
+                root, name = match.parent, source or match.resolve().parent.name
+                candidates = [match]
             for path in candidates:
                 relative = path.relative_to(root).as_posix()
                 if any(part.startswith(".") for part in Path(relative).parts):
                     continue
-                if _format(path) in SUPPORTED:
+                if not path.is_file():
+                    rejects.append(Reject(name, str(path), "not_a_file", _what(path), None))
+                elif _format(path) in SUPPORTED:
                     files.append(InputFile(path, name, relative))
                 else:
                     rejects.append(Reject(name, str(path), "unsupported_format", f"extension {path.suffix!r}", None))
     unique = {f.path.resolve(): f for f in files}
     return list(unique.values()), rejects
+
+
+def _walk(folder: Path, source: str, rejects: list[Reject]) -> list[Path]:
+    """Every entry under a folder that is not a folder, in path order; folders that cannot be
+    read become `unreadable_file` rejects."""
+
+    def unreadable(error: OSError) -> None:
+        if not any(part.startswith(".") for part in Path(error.filename).relative_to(folder).parts):
+            rejects.append(Reject(source, str(error.filename), "unreadable_file", f"folder: {error.strerror}", None))
+
+    found = []
+    for top, dirs, names in os.walk(folder, onerror=unreadable):
+        dirs.sort()
+        found += [Path(top) / n for n in names]
+    return sorted(found)
+
+
+def _what(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"a link to {os.readlink(path)}, which does not exist"
+    return "not a regular file (a pipe, a socket or a device)"
 
 
 def _format(path: Path) -> str:
@@ -112,22 +150,46 @@ def _format(path: Path) -> str:
     return suffixes[-1] if suffixes else ""
 
 
-def parse_file(file: InputFile, data: bytes) -> tuple[list[dict], list[Reject]]:
-    """Parse the bytes of one input file into raw records (RAW rows) and rejects."""
+class TooLarge(ValueError):
+    """A file that is, or expands to, more than a run allows."""
+
+
+def gunzip(data: bytes, *, limit: int) -> bytes:
+    """The content of gzip data (every member), refusing to expand it beyond `limit` bytes."""
+    out, rest = bytearray(), data
+    while rest:
+        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out += stream.decompress(rest, limit + 1 - len(out))
+        if len(out) > limit:
+            raise TooLarge(f"expands to more than {limit:,} bytes")
+        if not stream.eof:
+            if stream.unconsumed_tail:
+                raise TooLarge(f"expands to more than {limit:,} bytes")
+            raise EOFError("the gzip data ends before its end marker (a truncated file)")
+        rest = stream.unused_data
+    return bytes(out)
+
+
+def parse_file(file: InputFile, data: bytes, *, max_bytes: int) -> tuple[list[dict], list[Reject]]:
+    """Parse the bytes of one input file into raw records (RAW rows) and rejects. A file that
+    cannot be read as its format, or expands beyond `max_bytes`, is one reject naming it."""
     origin = str(file.path)
     try:
         if file.path.suffix.lower() == ".gz":
-            data = gzip.decompress(data)
+            data = gunzip(data, limit=max_bytes)
+    except TooLarge as exc:
+        return [], [Reject(file.source, origin, "too_large", f"gzip: {exc}", None)]
     except (OSError, EOFError, zlib.error) as exc:
-        return [], [Reject(file.source, origin, "unreadable_file", f"gzip: {exc}", _show(data))]
+        return [], [Reject(file.source, origin, "unreadable_file", f"gzip: {exc}", _show(data[:10_000]))]
     fmt = _format(file.path)
     if fmt in TEXT_FORMATS:
         record = {"source": file.source, "external_id": file.relative, "origin": origin}
         return [record | {"kind": TEXT_FORMATS[fmt], "payload": data}], []
     try:
-        rows = _structured_rows(fmt, data)
+        rows = list(_structured_rows(fmt, data, max_field=max_bytes))
     except Exception as exc:  # a broken container (not a broken row) makes the whole file unreadable
-        return [], [Reject(file.source, origin, "unreadable_file", f"{fmt}: {exc}", _show(data))]
+        detail = f"{fmt}: {type(exc).__name__}: {exc}"
+        return [], [Reject(file.source, origin, "unreadable_file", detail, _show(data[:10_000]))]
     records, rejects = [], []
     for n, row in rows:
         where = f"{origin}:{n}"
@@ -142,28 +204,34 @@ def parse_file(file: InputFile, data: bytes) -> tuple[list[dict], list[Reject]]:
     return records, rejects
 
 
-def _structured_rows(fmt: str, data: bytes) -> Iterator[tuple[int, dict | Reject]]:
+def _structured_rows(fmt: str, data: bytes, *, max_field: int) -> Iterator[tuple[int, dict | Reject]]:
     if fmt in (".jsonl", ".ndjson"):
         for n, line in enumerate(data.splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                row = json.loads(decode(line))
+            except json.JSONDecodeError as exc:
                 yield n, Reject("", "", "malformed_record", f"json: {exc}", _show(line))
+                continue
+            except RecursionError:
+                yield n, Reject("", "", "malformed_record", "json: nested too deeply", _show(line[:10_000]))
                 continue
             if isinstance(row, dict):
                 yield n, row
             else:
                 yield n, Reject("", "", "malformed_record", "json line is not an object", _show(line))
     elif fmt == ".csv":
-        text = data.decode("utf-8-sig", errors="replace")
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        for row in reader:
-            if None in row:  # more cells than header columns
-                yield reader.line_num, Reject("", "", "malformed_record", "csv row has extra cells", _show(row))
-            else:
-                yield reader.line_num, row
+        reader = csv.DictReader(io.StringIO(decode(data), newline=""))
+        limit = csv.field_size_limit(max_field)  # the csv module's own limit is 128 KiB
+        try:
+            for row in reader:
+                if None in row:  # more cells than header columns
+                    yield reader.line_num, Reject("", "", "malformed_record", "csv row has extra cells", _show(row))
+                else:
+                    yield reader.line_num, row
+        finally:
+            csv.field_size_limit(limit)
     elif fmt == ".parquet":
         table = pq.read_table(io.BytesIO(data))
         for n, row in enumerate(table.to_pylist(), start=1):
@@ -219,11 +287,6 @@ def rejects_table(rejects: list[Reject], *, stage: str, run_id: str, day: date) 
     return pa.Table.from_pylist(rows, schema=REJECTS.append(PARTITION))
 
 
-def missing_inputs(inputs: list[str]) -> list[str]:
-    """The inputs that name no existing file, directory or glob match."""
-    return [given for given in inputs if not glob.glob(given, recursive=True) and not Path(given).exists()]
-
-
 @dataclass(frozen=True)
 class IngestOutput:
     """The raw batches ingest staged, where it staged its rejects, and how many inputs it read."""
@@ -238,7 +301,7 @@ class IngestOutput:
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_inputs(
-    inputs: list[str], *, lake: Lake, source: str | None, run_id: str, day: date, batch_size: int
+    inputs: list[str], *, lake: Lake, source: str | None, run_id: str, day: date, batch_size: int, max_bytes: int
 ) -> IngestOutput:
     """Read every input file into raw record batches staged as Parquet.
 
@@ -257,7 +320,7 @@ def ingest_inputs(
         batches[-1].write("raw", to_raw_table(batch))
         batch.clear()
 
-    for record in _read_records(files, rejects):
+    for record in _read_records(files, rejects, max_bytes=max_bytes):
         if record["raw_hash"] in known:
             skipped += 1
             continue
@@ -271,12 +334,12 @@ def ingest_inputs(
     return IngestOutput(batches, staging.rejects("ingest"), len(files), records, len(rejects), skipped)
 
 
-def anything_new(inputs: list[str], *, lake: Lake, source: str | None) -> bool:
+def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes: int) -> bool:
     """Whether the inputs hold a record that `ingest_inputs` would not skip, read up to the first
     one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
     known = _known_records(lake)
-    return any(record["raw_hash"] not in known for record in _read_records(files, []))
+    return any(record["raw_hash"] not in known for record in _read_records(files, [], max_bytes=max_bytes))
 
 
 def _known_records(lake: Lake) -> set[str]:
@@ -285,16 +348,20 @@ def _known_records(lake: Lake) -> set[str]:
     return set(documents.drop_null().to_pylist())
 
 
-def _read_records(files: list[InputFile], rejects: list[Reject]) -> Iterator[dict]:
-    """The records of `files` in order, each with its `raw_hash`; what cannot be read or parsed
-    is added to `rejects`."""
+def _read_records(files: list[InputFile], rejects: list[Reject], *, max_bytes: int) -> Iterator[dict]:
+    """The records of `files` in order, each with its `raw_hash`; what cannot be read or parsed,
+    and files over `max_bytes`, are added to `rejects`."""
     for file in files:
         try:
+            if (size := file.path.stat().st_size) > max_bytes:
+                detail = f"{size:,} bytes, more than {max_bytes:,} (raise NEWSLAKE_MAX_FILE_MB to read it)"
+                rejects.append(Reject(file.source, str(file.path), "too_large", detail, None))
+                continue
             data = file.path.read_bytes()
         except OSError as exc:
             rejects.append(Reject(file.source, str(file.path), "unreadable_file", str(exc), None))
             continue
-        found, rejected = parse_file(file, data)
+        found, rejected = parse_file(file, data, max_bytes=max_bytes)
         rejects.extend(rejected)
         for record in found:
             record["raw_hash"] = record_hash(record)

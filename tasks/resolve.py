@@ -79,6 +79,8 @@ def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
         if not {"alias", "canonical", "label"} <= set(reader.fieldnames or ()):
             raise ValueError(f"an alias table needs the columns alias,canonical,label; got {reader.fieldnames}")
         for row in reader:
+            if not all((row.get(column) or "").strip() for column in ("alias", "canonical", "label")):
+                raise ValueError(f"line {reader.line_num} needs an alias, a canonical name and a label: {row}")
             label = row["label"].strip().upper()
             if label not in ENTITY_LABELS:
                 raise ValueError(f"alias {row['alias']!r} has label {label!r}; use one of {sorted(ENTITY_LABELS)}")

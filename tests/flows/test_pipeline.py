@@ -1,10 +1,12 @@
 """End-to-end runs of the real flow with the real model on real text."""
 
+import gzip
 import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -17,7 +19,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from newslake import run
 from newslake.schemas import TABLES
 from newslake.tasks.ingest import anything_new
-from newslake.tasks.lake import Lake, LakeBusy, lake_lock, lake_tables, read_manifest, read_table
+from newslake.tasks.lake import Lake, LakeBusy, check_lake, lake_lock, lake_tables, read_manifest, read_table
 from newslake.tasks.resolve import load_lexicon
 
 READ_WITHOUT_NEWSLAKE = """
@@ -312,13 +314,13 @@ def test_pipeline_finds_new_work_up_to_the_first_record_the_lake_lacks(sample, s
     or one rejected before it became a document (the sample's French article and empty one)."""
     lake, _ = sample_lake
     known = [str(sample / "chip-plant.txt"), str(sample / "harbour-tunnel.txt")]
-    assert not anything_new(known, lake=Lake.at(lake), source=None)
-    assert anything_new(known, lake=Lake.at(tmp_path / "new-lake"), source=None)
-    assert anything_new([str(sample)], lake=Lake.at(lake), source=None)
+    assert not anything_new(known, lake=Lake.at(lake), source=None, max_bytes=1 << 20)
+    assert anything_new(known, lake=Lake.at(tmp_path / "new-lake"), source=None, max_bytes=1 << 20)
+    assert anything_new([str(sample)], lake=Lake.at(lake), source=None, max_bytes=1 << 20)
     changed = tmp_path / "sample" / "chip-plant.txt"
     changed.parent.mkdir()
     changed.write_text((sample / "chip-plant.txt").read_text().replace("the", "a", 1))
-    assert anything_new([*known, str(changed)], lake=Lake.at(lake), source=None)
+    assert anything_new([*known, str(changed)], lake=Lake.at(lake), source=None, max_bytes=1 << 20)
 
 
 def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sample, root, sample_lake, tmp_path):
@@ -376,3 +378,41 @@ def test_pipeline_local_workers_start_ready_and_give_their_model_back():
         assert [s["models"] for s in client.run(_worker_state).values()] == [1]
         client.run(release_models)
         assert [s["models"] for s in client.run(_worker_state).values()] == [0]
+
+
+def test_pipeline_bad_inputs_become_rejects_beside_the_good_ones(prefect_server, sample, tmp_path):
+    """Every kind of bad input, mixed with the sample: the run ends, each bad input is a reject
+    with its reason and file, every good document is there, and the counts reconcile."""
+    inbox, lake = tmp_path / "inbox", tmp_path / "lake"
+    shutil.copytree(sample, inbox)
+    bad = inbox / "bad"
+    bad.mkdir()
+    (bad / "empty.parquet").write_bytes(b"")
+    (bad / "junk.parquet").write_bytes(b"PAR1 junk PAR1")
+    (bad / "deep.jsonl").write_bytes(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    article = (sample / "chip-plant.txt").read_text().split("\n\n", 1)[1].replace("\n", " ")
+    dated = [
+        {"id": f"d{n}", "text": article, "published_at": when}
+        for n, when in enumerate(["0001-01-01", "9999-12-31", "9999-12-31T23:00:00-05:00"])
+    ]
+    (bad / "dates.jsonl").write_text("".join(json.dumps(r) + "\n" for r in dated))
+    (bad / "long.txt").write_text("Long\n\n" + (article + "\n\n") * 200)
+    (bad / "bomb.jsonl.gz").write_bytes(gzip.compress(b" " * (3 << 20)))
+    (bad / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    os.mkfifo(bad / "pipe.txt")
+    result = run(inputs=[str(inbox)], lake=str(lake), workers=1, max_chars=50_000, max_file_mb=1)
+    assert result.inputs == result.documents + result.rejects
+    assert (result.documents, result.duplicates) == (13, 2)
+    assert result.rejects_by_reason == {
+        "empty_text": 1,
+        "implausible_date": 3,
+        "language:fr": 1,
+        "malformed_record": 2,
+        "not_a_file": 2,
+        "too_large": 1,
+        "too_long": 1,
+        "unreadable_file": 2,
+    }
+    rejects = _frame(lake, "rejects")
+    assert {Path(o.split(":")[0]).name for o in rejects["origin"]} >= {"empty.parquet", "junk.parquet", "bomb.jsonl.gz"}
+    assert check_lake(Lake.at(lake)) == []

@@ -17,7 +17,7 @@ from newslake.tasks.clean import (
 from newslake.tasks.ingest import to_raw_table
 
 ENGLISH_ONLY = frozenset({"en"})
-DEFAULTS = {"languages": ENGLISH_ONLY, "min_words": 20}
+DEFAULTS = {"languages": ENGLISH_ONLY, "min_words": 20, "max_chars": 1_000_000}
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 ENGLISH = (
     "The council approved the new budget on Tuesday after a long debate about schools, roads and the "
@@ -91,7 +91,7 @@ def test_clean_extract_html_finds_article_and_metadata():
 def test_clean_turns_records_into_documents_and_rejects():
     french = "La ville de Lyon a inauguré samedi trois nouvelles pistes cyclables reliant le centre aux quartiers."
     raw = _raw(ENGLISH.encode(), b"   ", b"Too short.", french.encode(), published="2024-06-01T10:00:00Z")
-    result = clean(raw, run_id="r", ingested_at=NOW, languages=ENGLISH_ONLY, min_words=5)
+    result = clean(raw, run_id="r", ingested_at=NOW, languages=ENGLISH_ONLY, min_words=5, max_chars=10_000)
     assert result.documents.schema == CLEANED
     doc = result.documents.to_pylist()[0]
     assert (doc["lang"], doc["date_source"], str(doc["date"])) == ("en", "published", "2024-06-01")
@@ -101,7 +101,9 @@ def test_clean_turns_records_into_documents_and_rejects():
         ("o:2", "too_short"),
         ("o:3", "language:fr"),
     ]
-    assert clean(raw, run_id="r", ingested_at=NOW, languages=None, min_words=5).documents.num_rows == 2
+    assert (
+        clean(raw, run_id="r", ingested_at=NOW, languages=None, min_words=5, max_chars=10_000).documents.num_rows == 2
+    )
 
 
 def test_clean_doc_id_is_stable_and_prefers_the_external_id():
@@ -155,3 +157,16 @@ def test_clean_task_sizes_split_the_last_batches_so_that_workers_finish_together
     assert task_sizes(2089, 250) == [250] * 7 + [170, 85, 42, 21, 21]
     assert task_sizes(100, 250) == [50, 25, 25]  # two workers or more get work from a small run
     assert task_sizes(20, 250) == [20]  # a task below about 16 documents is not worth its cost
+
+
+@pytest.mark.parametrize("published", ["0001-01-01", "9999-12-31", "9999-12-31T23:00:00-05:00", "1066-10-14"])
+def test_clean_an_implausible_publication_date_is_a_reject(published):
+    result = clean(_raw(ENGLISH.encode(), published=published), run_id="r", ingested_at=NOW, **DEFAULTS)
+    assert result.documents.num_rows == 0
+    assert [(r.reason, published in r.detail) for r in result.rejects] == [("implausible_date", True)]
+
+
+def test_clean_a_text_longer_than_the_model_takes_is_a_reject():
+    limits = DEFAULTS | {"max_chars": 5_000}
+    result = clean(_raw((ENGLISH + " ").encode() * 100), run_id="r", ingested_at=NOW, **limits)
+    assert result.documents.num_rows == 0 and [r.reason for r in result.rejects] == ["too_long"]

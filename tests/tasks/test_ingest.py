@@ -1,12 +1,17 @@
+import csv
 import gzip
 import io
 import json
+import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from newslake.tasks.ingest import InputFile, discover, missing_inputs, parse_file, to_raw_table
+from newslake.tasks.ingest import InputFile, discover, parse_file, to_raw_table
+
+MAX = 1 << 20  # bytes a file may hold or expand to
 
 
 def _file(tmp_path, name: str, data: bytes, source: str = "test") -> InputFile:
@@ -30,7 +35,6 @@ def test_ingest_discover_walks_dirs_and_globs_and_rejects_unknown_formats(tmp_pa
 def test_ingest_discover_fails_clearly_on_a_missing_input(tmp_path):
     with pytest.raises(FileNotFoundError, match="input not found"):
         discover([str(tmp_path / "nope")])
-    assert missing_inputs([str(tmp_path / "nope"), str(tmp_path)]) == [str(tmp_path / "nope")]
 
 
 def test_ingest_jsonl_maps_fields_and_rejects_bad_lines(tmp_path):
@@ -43,7 +47,9 @@ def test_ingest_jsonl_maps_fields_and_rejects_bad_lines(tmp_path):
         json.dumps({"content": "c", "source": "wire"}),
     ]
     records, rejects = parse_file(
-        _file(tmp_path, "f.jsonl", "\n".join(lines).encode()), b"\n".join(line.encode() for line in lines)
+        _file(tmp_path, "f.jsonl", "\n".join(lines).encode()),
+        b"\n".join(line.encode() for line in lines),
+        max_bytes=MAX,
     )
     assert [(r["external_id"], r["title"], r["url"], r["published"], r["source"]) for r in records] == [
         ("7", "H", "http://x/1", "2024-05-01", "test"),
@@ -60,21 +66,21 @@ def test_ingest_jsonl_maps_fields_and_rejects_bad_lines(tmp_path):
 
 def test_ingest_csv_and_parquet_records(tmp_path):
     csv_bytes = b"id,title,text\n1,T,Body one\n2,U,Body two,extra\n"
-    records, rejects = parse_file(_file(tmp_path, "f.csv", csv_bytes), csv_bytes)
+    records, rejects = parse_file(_file(tmp_path, "f.csv", csv_bytes), csv_bytes, max_bytes=MAX)
     assert [r["payload"] for r in records] == [b"Body one"]
     assert [r.reason for r in rejects] == ["malformed_record"]
     buffer = io.BytesIO()
     pq.write_table(pa.table({"text": ["a", "b"], "url": ["u1", None]}), buffer)
-    records, rejects = parse_file(_file(tmp_path, "f.parquet", buffer.getvalue()), buffer.getvalue())
+    records, rejects = parse_file(_file(tmp_path, "f.parquet", buffer.getvalue()), buffer.getvalue(), max_bytes=MAX)
     assert [(r["payload"], r["url"]) for r in records] == [(b"a", "u1"), (b"b", None)]
     assert rejects == []
 
 
 def test_ingest_gzip_text_and_corrupt_gzip(tmp_path):
     data = gzip.compress(b"Title\n\nBody")
-    records, _ = parse_file(_file(tmp_path, "a.txt.gz", data), data)
+    records, _ = parse_file(_file(tmp_path, "a.txt.gz", data), data, max_bytes=MAX)
     assert records[0]["kind"] == "txt" and records[0]["payload"] == b"Title\n\nBody"
-    records, rejects = parse_file(_file(tmp_path, "b.jsonl.gz", b"not gzip"), b"not gzip")
+    records, rejects = parse_file(_file(tmp_path, "b.jsonl.gz", b"not gzip"), b"not gzip", max_bytes=MAX)
     assert records == [] and rejects[0].reason == "unreadable_file"
 
 
@@ -82,3 +88,57 @@ def test_ingest_raw_table_keeps_bytes():
     table = to_raw_table([{"source": "s", "origin": "o", "kind": "txt", "payload": b"\xa3"}])
     assert table.column("payload").to_pylist() == [b"\xa3"]
     assert table.column("title").null_count == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason", "detail"),
+    [
+        ("empty.parquet", b"", "unreadable_file", ".parquet"),
+        ("junk.parquet", b"PAR1 this is not a parquet file PAR1", "unreadable_file", ".parquet"),
+        ("deep.jsonl", b"[" * 100_000 + b"]" * 100_000, "malformed_record", "nested too deeply"),
+        ("truncated.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 1000)[:-20], "unreadable_file", "truncated"),
+        ("bomb.jsonl.gz", gzip.compress(b" " * (3 << 20)), "too_large", "expands to more than"),
+    ],
+)
+def test_ingest_a_broken_or_oversized_file_is_one_named_reject(tmp_path, name, data, reason, detail):
+    file = _file(tmp_path, name, data)
+    records, rejects = parse_file(file, data, max_bytes=MAX)
+    assert records == [] and [(r.reason, r.origin.split(":")[0]) for r in rejects] == [(reason, str(file.path))]
+    assert detail in rejects[0].detail
+
+
+def test_ingest_truncated_parquet_is_a_reject(tmp_path):
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"text": ["a" * 1000] * 100}), buffer)
+    data = buffer.getvalue()[: len(buffer.getvalue()) // 2]
+    records, rejects = parse_file(_file(tmp_path, "half.parquet", data), data, max_bytes=MAX)
+    assert records == [] and [r.reason for r in rejects] == ["unreadable_file"]
+
+
+def test_ingest_csv_reads_fields_over_the_csv_module_limit_and_legacy_encodings(tmp_path):
+    long = "word " * 40_000  # 200 kB, over csv's own 128 KiB field limit
+    data = f"id,text\n1,{long}\n2,a \xa315.8m signing\n".encode("latin-1")
+    records, rejects = parse_file(_file(tmp_path, "f.csv", data), data, max_bytes=MAX)
+    assert rejects == [] and len(records[0]["payload"]) == len(long)
+    assert records[1]["payload"].decode() == "a £15.8m signing"
+    assert csv.field_size_limit() == 128 * 1024  # the module's limit is left as it was
+
+
+def test_ingest_jsonl_in_a_legacy_encoding_keeps_its_characters(tmp_path):
+    data = '{"text": "a £15.8m signing"}\n'.encode("cp1252")
+    records, _ = parse_file(_file(tmp_path, "f.jsonl", data), data, max_bytes=MAX)
+    assert records[0]["payload"].decode() == "a £15.8m signing"
+
+
+def test_ingest_discover_rejects_what_is_not_a_file(tmp_path):
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "a.txt").write_text("x")
+    (folder / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    os.mkfifo(folder / "pipe.txt")
+    files, rejects = discover([str(folder)])
+    assert [f.relative for f in files] == ["a.txt"]
+    assert sorted((Path(r.origin).name, r.reason) for r in rejects) == [
+        ("gone.txt", "not_a_file"),
+        ("pipe.txt", "not_a_file"),
+    ]
