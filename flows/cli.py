@@ -374,9 +374,12 @@ def check(lake: LakeOption = None) -> None:
     from newslake.tasks.lake import check_lake, lake_tables
 
     lake_dir = _lake(lake)
-    if not lake_tables(lake_dir):
-        raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
+    if not lake_dir.exists():
+        raise _fail(f"there is no lake at {lake_dir}: give --lake, or make one with `newslake run`", 2)
     problems = check_lake(lake_dir)
+    if not problems and not lake_tables(lake_dir):
+        out.print(f"the lake {lake_dir} is sound and empty: nothing has been committed to it yet", highlight=False)
+        return
     for problem in problems:
         err.print(f"[red]problem:[/] {problem}", highlight=False)
     if problems:
@@ -394,9 +397,12 @@ def tables(lake: LakeOption = None) -> None:
     if not found:
         raise _fail(f"no tables in {lake_dir}: run `newslake run` first", 1)
     for table in found:
-        manifest = read_manifest(lake_dir, table.name)
+        try:
+            manifest = read_manifest(lake_dir, table.name)
+        except ValueError:
+            manifest = None
         if manifest is None:
-            out.print(f"[bold]{table.name}[/]  no manifest: run `newslake run` to rewrite it")
+            out.print(f"[bold]{table.name}[/]  no readable manifest: `newslake check` tells what to do")
         else:
             versions = manifest["versions"]
             out.print(

@@ -168,7 +168,7 @@ def newslake_backfill(parameters: BackfillParameters) -> RunResult:
     p, logger = parameters, get_run_logger()
     lake, started = Lake(p.lake), datetime.now(UTC)
     run_id, versions = new_run_id(started), run_versions(p.model, p.alias_table)
-    tables = p.tables or [t for t in ANNOTATION_TABLES if t != "tokens" or lake.has_table(t)] + list(ROLLUP_TABLES)
+    tables = p.tables or [t for t in ANNOTATION_TABLES if t != "tokens" or lake.has_rows(t)] + list(ROLLUP_TABLES)
     with lake_lock(lake, run_id):
         recover(lake)
         progress = BackfillProgress(lake, start=p.start, end=p.end, tables=tables, versions=versions)

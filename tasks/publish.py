@@ -107,7 +107,7 @@ def publish_run(*, lake: Lake, run_id: str, batches: list[Batch], rejects: list[
     old_days = locate(lake, TABLES["documents"], doc_ids)
     stage_rows(lake, TABLES["documents"], docs, commit_id=run_id, replaced=doc_ids, days=old_days)
     rows = {"documents": len(docs)}
-    tables = [t for t in ANNOTATION_TABLES if lake.has_table(t) or any(b.has(t) for b in batches)]
+    tables = [t for t in ANNOTATION_TABLES if lake.has_rows(t) or any(b.has(t) for b in batches)]
     rows |= stage_annotations(lake, batches, commit_id=run_id, tables=tables, replaced=doc_ids, days=old_days)
     rejected = read_staged(rejects, TABLES["rejects"])
     reasons = Counter(rejected.column("reason").to_pylist())

@@ -19,11 +19,14 @@ def check_lake(lake: Lake) -> list[str]:
     every annotation belongs to a document of the same day, and no commit is half applied.
     """
     problems = [f"commit {c} is not finished: the next run completes it" for c in pending_commits(lake)]
-    documents = read_table(lake, TABLES["documents"], ["doc_id"]) if lake.has_table("documents") else None
+    documents = read_table(lake, TABLES["documents"], ["doc_id"]) if lake.has_rows("documents") else None
     for table in TABLES.values():
         if not lake.has_table(table.name):
             continue
-        problems += _check_files(lake, table)
+        found = _check_files(lake, table)
+        problems += found
+        if any("is not a readable Parquet file" in p for p in found):
+            continue  # its keys cannot be read
         frame = _read_keys(lake, table)
         unique_by = [*table.key, "date"] if table.replace_by is None else list(table.key)
         repeated = frame.filter(pl.struct(unique_by).is_duplicated())
@@ -50,16 +53,35 @@ def _read_keys(lake: Lake, table: Table) -> pl.DataFrame:
 
 
 def _check_files(lake: Lake, table: Table) -> list[str]:
-    manifest = read_manifest(lake, table.name)
     on_disk = {relative_name(p): p for p in lake.partition_files(table.name)}
+    problems = [
+        f"{table.name}: stray file {p.relative_to(lake.table_dir(table.name))}: a reader of "
+        f"{table.name}/**/*.parquet reads it as rows of the table; move it out of the lake"
+        for p in sorted(lake.table_dir(table.name).rglob("*.parquet"), key=str)
+        if relative_name(p) not in on_disk or p.parent.parent != lake.table_dir(table.name)
+    ]
+    try:
+        manifest = read_manifest(lake, table.name)
+    except ValueError as exc:
+        return [
+            *problems,
+            f"{table.name}: _manifest.json is not JSON ({exc}); the next commit to the table rewrites it",
+        ]
     if manifest is None:
-        return [f"{table.name}: no _manifest.json"] if on_disk else []
-    problems = [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
+        return [*problems, f"{table.name}: no _manifest.json"] if on_disk else problems
+    problems += [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
     problems += [
         f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))
     ]
     for relative, path in on_disk.items():
-        rows = parquet_rows(path)
+        try:
+            rows = parquet_rows(path)
+        except (OSError, ValueError) as exc:  # Arrow's errors for a truncated or foreign file
+            problems.append(
+                f"{table.name}: {relative} is not a readable Parquet file ({exc}); restore it, or rebuild "
+                f"the day with `newslake backfill --start {partition_day(path)} --end {partition_day(path)}`"
+            )
+            continue
         if relative in manifest["files"] and manifest["files"][relative] != rows:
             problems.append(
                 f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"

@@ -28,7 +28,9 @@ def commit(lake: Lake, commit_id: str, *, versions: dict[str, str]) -> None:
 
 
 def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
-    """Rename a marked commit's staged files into place and rewrite the touched manifests.
+    """Rename a marked commit's staged files into place and rewrite the touched manifests; a
+    declared table without one gets its first (no rows yet), so that every table exists from
+    the first commit on.
 
     Recovering, every manifest is rewritten: an earlier attempt may have stopped after its
     renames and before the manifests, leaving nothing staged to tell which tables it touched.
@@ -48,7 +50,7 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
                 remove_empty_dir(final.parent)
         if staged:
             fsync_dir(lake.table_dir(table.name))
-        if staged or (recovering and lake.has_table(table.name)):
+        if staged or recovering or not lake.manifest_file(table.name).exists():
             touched.append(table)
     fingerprint = inputs_fingerprint(lake)
     for table in touched:

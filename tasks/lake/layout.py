@@ -104,6 +104,10 @@ class Lake:
         """Whether the table's folder exists (it may hold no partition yet)."""
         return self.table_dir(table).exists()
 
+    def has_rows(self, table: str) -> bool:
+        """Whether the table has a partition."""
+        return bool(self.partition_files(table))
+
     def partition_file(self, table: str, day: date) -> AnyPath:
         """The Parquet file of one day's partition of a table."""
         return self.table_dir(table) / f"date={day.isoformat()}" / PART_FILE

@@ -48,5 +48,6 @@ def read_manifest(lake: Lake, name: str) -> dict | None:
 
 
 def lake_tables(lake: Lake) -> list[Table]:
-    """The tables that have data in the lake, in contract order."""
-    return [t for t in TABLES.values() if lake.partition_files(t.name)]
+    """The tables the lake holds (a manifest, or partitions), in contract order: every declared
+    table once a commit has been made, none before."""
+    return [t for t in TABLES.values() if lake.manifest_file(t.name).exists() or lake.partition_files(t.name)]

@@ -6,7 +6,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from newslake.schemas import TABLES
+from newslake.schemas import TABLES, Table
 from newslake.tasks.lake.layout import PART_FILE, Lake
 from newslake.tasks.lake.manifests import lake_tables
 
@@ -59,16 +59,26 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
     if not lake.is_local:
         con.register_filesystem(lake.root.fs)
     for table in tables:
-        pattern = partition_glob(lake, table.name).replace("'", "''")
-        con.execute(
-            f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM read_parquet('{pattern}', "
-            "hive_partitioning = true, union_by_name = true)"
-        )
+        con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_select(con, lake, table)}")
     names = {t.name for t in tables}
     joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= names]
     for name in joined:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {JOINED_VIEWS[name][1]}")
     return [t.name for t in tables] + joined
+
+
+def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
+    """A table's rows over its partition files, or, for a table with no rows yet, no rows of its
+    declared columns (a glob that matches nothing is an error in DuckDB)."""
+    if lake.partition_files(table.name):
+        pattern = partition_glob(lake, table.name).replace("'", "''")
+        return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
+    con.register("_declared", table.dataset_schema.empty_table())
+    try:
+        columns = con.sql("DESCRIBE _declared").fetchall()
+    finally:
+        con.unregister("_declared")
+    return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind, *_ in columns) + " WHERE false"
 
 
 def connect(lake: Lake) -> duckdb.DuckDBPyConnection:

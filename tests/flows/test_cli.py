@@ -150,3 +150,34 @@ def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path)
     result = runner.invoke(app, ["check", "--lake", str(broken)])
     assert result.exit_code == 1
     assert "is in the manifest but missing" in result.output and "1 problems" in result.output
+
+
+def test_cli_every_declared_table_exists_on_a_lake_that_never_rejected_anything(prefect_server, sample, tmp_path):
+    """A lake with no rejects and no tokens: both are tables with no rows for `sql`, the
+    catalog and the report; a lake nothing was committed to is sound and empty."""
+    import newslake
+
+    lake = tmp_path / "lake"
+    result = newslake.run(inputs=[str(sample / "chip-plant.txt")], lake=str(lake), workers=1)
+    assert result.rejects == 0
+    counted = runner.invoke(
+        app,
+        [
+            "sql",
+            "SELECT (SELECT count(*) FROM rejects) AS r, (SELECT count(*) FROM tokens) AS t",
+            "--lake",
+            str(lake),
+            "-f",
+            "csv",
+        ],
+    )
+    assert counted.exit_code == 0 and counted.output.splitlines() == ["r,t", "0,0"], counted.output
+    report = runner.invoke(app, ["report", "--lake", str(lake), "--out", str(tmp_path / "report.html")])
+    assert report.exit_code == 0, report.output
+    assert "No rejects in this period" in (tmp_path / "report.html").read_text()
+    listed = runner.invoke(app, ["tables", "--lake", str(lake)])
+    assert "rejects  0 rows in 0 partitions" in listed.output
+    empty = tmp_path / "killed-before-its-first-commit"
+    (empty / "_staging" / "r1").mkdir(parents=True)
+    checked = runner.invoke(app, ["check", "--lake", str(empty)])
+    assert checked.exit_code == 0 and "sound and empty" in checked.output

@@ -66,7 +66,7 @@ def test_pipeline_sample_files_match_declared_schemas(sample_lake):
 
 def test_pipeline_sample_is_read_by_duckdb_and_polars_without_newslake(sample_lake):
     lake, _ = sample_lake
-    names = [t.name for t in lake_tables(Lake.at(lake))]
+    names = [t.name for t in lake_tables(Lake.at(lake)) if read_manifest(Lake.at(lake), t.name)["rows"]]
     out = subprocess.run(
         [sys.executable, "-c", READ_WITHOUT_NEWSLAKE, str(lake), *names], capture_output=True, text=True, check=True
     )

@@ -29,3 +29,20 @@ def test_check_check_finds_what_makes_a_lake_unsound(tmp_path, sentences, publis
     assert "sentences: date=2025-03-03/part-0.parquet column sent_id int64 is not in the schema" in problems
     assert "sentences: date=2025-03-03/part-0.parquet lacks the required column start_char" in problems
     assert "sentences: 2 rows repeat a key ('doc_id', 'sent_id')" in problems
+
+
+def test_check_names_stray_and_unreadable_files_and_a_broken_manifest(tmp_path, sentences, publish):
+    publish(tmp_path, sentences([("a", 0, D1), ("b", 0, D2)]), "c1", replaced=["a", "b"])
+    d1, d2 = (tmp_path / f"sentences/date={day}/{PART_FILE}" for day in (D1, D2))
+    (d1.parent / "part-1.parquet").write_bytes(d1.read_bytes())  # a copy a plain reader would count twice
+    d2.write_bytes(d2.read_bytes()[:40])  # truncated
+    (tmp_path / "quotes" / "_manifest.json").write_text("{not json")
+    problems = check_lake(Lake.at(tmp_path))
+    assert any("stray file date=2025-03-01/part-1.parquet" in p for p in problems), problems
+    assert any(f"date={D2}/part-0.parquet is not a readable Parquet file" in p and "backfill" in p for p in problems)
+    assert any("quotes: _manifest.json is not JSON" in p for p in problems), problems
+
+
+def test_check_a_lake_where_nothing_was_committed_is_sound(tmp_path):
+    (tmp_path / "_staging" / "r1").mkdir(parents=True)  # a first run killed before its commit
+    assert check_lake(Lake.at(tmp_path)) == []

@@ -1,5 +1,6 @@
 import datetime
 
+from newslake.schemas import TABLES
 from newslake.tasks.lake import PART_FILE, Lake, lake_tables, read_manifest
 
 D1, D2 = datetime.date(2025, 3, 1), datetime.date(2025, 3, 2)
@@ -11,4 +12,5 @@ def test_manifests_manifest_lists_files_rows_and_inputs(tmp_path, sentences, pub
     manifest = read_manifest(Lake.at(tmp_path), "sentences")
     assert manifest["rows"] == 2 and set(manifest["files"]) == {f"date={D1}/{PART_FILE}", f"date={D2}/{PART_FILE}"}
     assert manifest["versions"] == VERSIONS and len(manifest["inputs_fingerprint"]) == 24
-    assert [t.name for t in lake_tables(Lake.at(tmp_path))] == ["sentences"]
+    assert [t.name for t in lake_tables(Lake.at(tmp_path))] == list(TABLES)  # every declared table, from the first
+    assert read_manifest(Lake.at(tmp_path), "tokens")["rows"] == 0
