@@ -109,6 +109,17 @@ def _lake(option: str | None) -> "Lake":
     return lake
 
 
+def _output(path: Path, lake: "Lake") -> Path:
+    """A file a command may write: a new path or a regular file, outside the lake; a clear exit
+    (2) otherwise. Missing parent folders are made."""
+    if lake.contains(path):
+        raise _fail(f"{path} is inside the lake {lake}: write the file somewhere else", 2)
+    if path.exists() and not path.is_file():
+        raise _fail(f"{path} exists and is not a regular file: give a new path or a file to replace", 2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _check_dask(address: str | None) -> None:
     """A clear exit (2) when the Dask scheduler given does not answer."""
     if not address:
@@ -302,24 +313,57 @@ def sql(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
 ) -> None:
     """Query the lake with DuckDB SQL (read-only): one view per table."""
-    from newslake.tasks.lake.query import QueryError, connect, run_query
+    import polars as pl
 
     if format not in ("table", "csv", "json"):
         raise _fail(f"unknown format {format!r}: use table, csv or json", 2)
-    try:
-        frame = run_query(connect(_lake(lake)), query)
-    except QueryError as exc:
-        raise _fail(str(exc), 2) from None
+    frame = _query(_lake(lake), query)
+    if format != "table":  # bytes as hex, as DuckDB shows them
+        frame = frame.with_columns(pl.col(n).bin.encode("hex") for n, kind in frame.schema.items() if kind == pl.Binary)
     if format == "csv":
         sys.stdout.write(frame.write_csv())
     elif format == "json":
         sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
     else:
-        import polars as pl
-
         width = shutil.get_terminal_size((160, 40)).columns
         with pl.Config(tbl_rows=100, tbl_cols=30, fmt_str_lengths=80, tbl_width_chars=width):
             sys.stdout.write(f"{frame}\n")
+
+
+def _query(lake: "Lake", query: str):
+    """A query's result; Ctrl-C stops it at once (DuckDB runs it in a thread of its own, which
+    this one interrupts) and exits 130."""
+    import threading
+
+    from newslake.tasks.lake.query import QueryError, connect, run_query
+
+    try:
+        con = connect(lake)
+    except QueryError as exc:
+        raise _fail(str(exc), 2) from None
+    done: dict = {}
+
+    def work() -> None:
+        try:
+            done["frame"] = run_query(con, query)
+        except Exception as exc:
+            done["error"] = exc
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.1)
+    except KeyboardInterrupt:
+        con.interrupt()
+        worker.join(10)  # the query ends at its next check; a process ending under it would abort
+        err.print("newslake: query stopped")
+        raise typer.Exit(130) from None
+    if isinstance(done.get("error"), QueryError):
+        raise _fail(str(done["error"]), 2) from None
+    if "error" in done:
+        raise done["error"]
+    return done["frame"]
 
 
 @app.command()
@@ -338,7 +382,13 @@ def catalog(
     from newslake.tasks.lake.query import QueryError, write_catalog
 
     lake_dir = _lake(lake)
-    target = to or (lake_dir.root / "catalog.duckdb" if lake_dir.is_local else Path("catalog.duckdb"))
+    target = (
+        _output(to, lake_dir)
+        if to
+        else lake_dir.root / "catalog.duckdb"
+        if lake_dir.is_local
+        else Path("catalog.duckdb")
+    )
     try:
         names = write_catalog(lake_dir, target)
     except QueryError as exc:
@@ -361,6 +411,7 @@ def report(
     if start and end and end < start:
         raise _fail("--end is before --start", 2)
     lake_dir = _lake(lake)
+    to = _output(to, lake_dir)
     try:
         write_report(lake_dir, to, start=start and start.date(), end=end and end.date())
     except QueryError as exc:

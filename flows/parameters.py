@@ -120,7 +120,17 @@ class RunParameters(LakeParameters):
     @field_validator("report")
     @classmethod
     def _absolute_report(cls, report: Path | None) -> Path | None:
+        if report is not None and report.exists() and not report.is_file():
+            raise ValueError(f"the report {report} exists and is not a regular file: give a new path or a file")
         return report.resolve() if report else None
+
+    @model_validator(mode="after")
+    def _report_outside_the_lake(self) -> "RunParameters":
+        from newslake.tasks.lake.layout import Lake
+
+        if self.report is not None and Lake(self.lake).contains(self.report):
+            raise ValueError(f"the report {self.report} is inside the lake {self.lake}: write it somewhere else")
+        return self
 
     @property
     def kept_languages(self) -> frozenset[str] | None:

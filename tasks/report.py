@@ -207,7 +207,8 @@ def _health(rejects: pl.DataFrame, runs: pl.DataFrame) -> str:
 
 
 def write_report(lake: Lake, out: Path, *, start: date | None = None, end: date | None = None) -> Path:
-    """Write the report beside `out` and rename it into place."""
+    """Write the report beside `out` (its folder made if missing) and rename it into place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(build_report(lake, start=start, end=end), encoding="utf-8")
     tmp.replace(out)

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -73,6 +74,10 @@ class Lake:
 
     def exists(self) -> bool:
         return self.root.exists()
+
+    def contains(self, path: "str | os.PathLike") -> bool:
+        """Whether a local path lies inside this lake (where only newslake may write)."""
+        return self.is_local and Path(path).resolve().is_relative_to(self.root.resolve())
 
     def check_reachable(self) -> None:
         """Raise LakeUnreachable unless the lake's bucket exists and answers (a local folder is
@@ -155,10 +160,11 @@ class Lake:
         return scan(self, table)
 
     def duckdb(self) -> "duckdb.DuckDBPyConnection":
-        """An in-memory DuckDB connection with a view per table and the joined views."""
+        """An in-memory DuckDB connection with a view per table and the joined views (free to
+        read other files too, unlike `sql`)."""
         from newslake.tasks.lake.query import connect
 
-        return connect(self)
+        return connect(self, confined=False)
 
     def sql(self, query: str) -> "pl.DataFrame":
         """The result of one SELECT over the lake's views, as a Polars DataFrame."""

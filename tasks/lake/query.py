@@ -45,8 +45,13 @@ JOINED_VIEWS = {
 
 
 def partition_glob(lake: Lake, table: str) -> str:
-    """The glob of a table's live partition files, as DuckDB and Polars read it."""
-    return f"{lake.location}/{table}/date=*/{PART_FILE}"
+    """The glob of a table's live partition files, as DuckDB and Polars read it (the lake's own
+    `[`, `*` and `?` are matched as themselves)."""
+    return f"{_glob_escaped(lake.location)}/{table}/date=*/{PART_FILE}"
+
+
+def _glob_escaped(path: str) -> str:
+    return "".join(f"[{c}]" if c in "[*?" else c for c in path)
 
 
 def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
@@ -81,10 +86,18 @@ def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
     return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind, *_ in columns) + " WHERE false"
 
 
-def connect(lake: Lake) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake's views."""
-    con = duckdb.connect()
+def connect(lake: Lake, *, confined: bool = True) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake's views. Confined, it reads nothing but a
+    local lake's folder (no other file, no URL), installs and loads no extension, and its
+    settings cannot be changed by a query."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     create_views(con, lake)
+    if confined:
+        if lake.is_local:  # a remote lake is read through its fsspec file system, which this would close
+            folders = sorted({f"{lake.location}/", f"{_glob_escaped(lake.location)}/"})  # the glob, the files
+            con.execute("SET allowed_directories = $dirs", {"dirs": folders})
+            con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
     return con
 
 

@@ -5,10 +5,12 @@ import os
 import pty
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import threading
+import time
 
 from typer.testing import CliRunner
 
@@ -181,3 +183,56 @@ def test_cli_every_declared_table_exists_on_a_lake_that_never_rejected_anything(
     (empty / "_staging" / "r1").mkdir(parents=True)
     checked = runner.invoke(app, ["check", "--lake", str(empty)])
     assert checked.exit_code == 0 and "sound and empty" in checked.output
+
+
+def test_cli_sql_reads_only_the_lake_and_installs_nothing(sample_lake):
+    lake, _ = sample_lake
+    for query in (
+        "SELECT * FROM read_text('/etc/passwd')",
+        "SELECT * FROM glob('/root/**')",
+        "SELECT * FROM read_csv('https://example.com/x.csv')",
+    ):
+        result = runner.invoke(app, ["sql", query, "--lake", str(lake)])
+        assert result.exit_code == 2 and "Permission Error" in result.output, (query, result.output)
+    result = runner.invoke(app, ["sql", "SELECT current_setting('enable_external_access') AS e", "--lake", str(lake)])
+    assert result.exit_code == 0 and "false" in result.output
+
+
+def test_cli_sql_writes_bytes_as_hex_and_reads_a_lake_whose_path_has_brackets(sample_lake, tmp_path):
+    lake = tmp_path / "news [2025]" / "lake"
+    shutil.copytree(sample_lake[0], lake)
+    result = runner.invoke(
+        app, ["sql", "SELECT count(*) AS n, max(minhash) AS m FROM documents", "--lake", str(lake), "-f", "csv"]
+    )
+    assert result.exit_code == 0, result.output
+    n, hexed = result.output.splitlines()[1].split(",")
+    assert n == "13" and int(hexed, 16) > 0
+
+
+def test_cli_sql_stops_at_once_on_ctrl_c(sample_lake, newslake_cli):
+    lake, _ = sample_lake
+    slow = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
+    process = newslake_cli(
+        "sql", slow, "--lake", str(lake), preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
+    time.sleep(5)  # the query is running
+    assert process.poll() is None
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and time.monotonic() - stopped < 5, err
+    assert "query stopped" in err and "Traceback" not in err
+
+
+def test_cli_report_and_catalog_refuse_to_overwrite_the_lake_or_what_is_not_a_file(sample_lake, tmp_path):
+    lake, _ = sample_lake
+    partition = next(lake.glob("documents/date=*/part-0.parquet"))
+    before = partition.read_bytes()
+    for command in ("report", "catalog"):
+        inside = runner.invoke(app, [command, "--lake", str(lake), "--out", str(partition)])
+        assert inside.exit_code == 2 and "inside the lake" in inside.output, inside.output
+        folder = runner.invoke(app, [command, "--lake", str(lake), "--out", str(tmp_path)])
+        assert folder.exit_code == 2, folder.output
+    assert partition.read_bytes() == before
+    made = runner.invoke(app, ["report", "--lake", str(lake), "--out", str(tmp_path / "new" / "folder" / "r.html")])
+    assert made.exit_code == 0 and (tmp_path / "new" / "folder" / "r.html").is_file()
