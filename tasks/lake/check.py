@@ -19,7 +19,7 @@ def check_lake(lake: Lake) -> list[str]:
     every annotation belongs to a document of the same day, and no commit is half applied.
     """
     problems = [f"commit {c} is not finished: the next run completes it" for c in pending_commits(lake)]
-    documents = read_table(lake, TABLES["documents"], ["doc_id"]) if lake.has_rows("documents") else None
+    documents = read_table(lake, TABLES["documents"], ["doc_id", "dup_of"]) if lake.has_rows("documents") else None
     for table in TABLES.values():
         if not lake.has_table(table.name):
             continue
@@ -37,6 +37,29 @@ def check_lake(lake: Lake) -> list[str]:
             orphans = frame.select("doc_id", "date").unique().join(docs, on=["doc_id", "date"], how="anti")
             if orphans.height:
                 problems.append(f"{table.name}: rows of {orphans.height} documents not in documents on the same day")
+    if documents is not None:
+        problems += _check_annotated(lake, pl.from_arrow(documents))
+    return problems
+
+
+def _check_annotated(lake: Lake, documents: pl.DataFrame) -> list[str]:
+    """Every unique document has sentences, and mentions exactly when it has entities: a day
+    whose annotation partition was lost shows as documents without them."""
+    unique = documents.filter(pl.col("dup_of").is_null()).select("doc_id", "date")
+    held = {
+        name: pl.from_arrow(read_table(lake, TABLES[name], ["doc_id"])).unique()
+        for name in ("sentences", "mentions", "entities")
+    }
+    lacking = {"sentences": unique.join(held["sentences"], on=["doc_id", "date"], how="anti")}
+    for name, other in (("mentions", "entities"), ("entities", "mentions")):
+        lacking[name] = held[other].join(held[name], on=["doc_id", "date"], how="anti")
+    problems = []
+    for name, missing in lacking.items():
+        for day, n in missing.group_by("date").len().sort("date").iter_rows():
+            problems.append(
+                f"{name}: {n} documents of {day} have no rows (a lost partition?); rebuild the day with "
+                f"`newslake backfill --start {day} --end {day}`"
+            )
     return problems
 
 

@@ -151,7 +151,8 @@ def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path)
     next(broken.glob("mentions/date=*/part-0.parquet")).unlink()
     result = runner.invoke(app, ["check", "--lake", str(broken)])
     assert result.exit_code == 1
-    assert "is in the manifest but missing" in result.output and "1 problems" in result.output
+    assert "is in the manifest but missing" in result.output and "have no rows" in result.output
+    assert "2 problems" in result.output
 
 
 def test_cli_every_declared_table_exists_on_a_lake_that_never_rejected_anything(prefect_server, sample, tmp_path):
@@ -236,3 +237,21 @@ def test_cli_report_and_catalog_refuse_to_overwrite_the_lake_or_what_is_not_a_fi
     assert partition.read_bytes() == before
     made = runner.invoke(app, ["report", "--lake", str(lake), "--out", str(tmp_path / "new" / "folder" / "r.html")])
     assert made.exit_code == 0 and (tmp_path / "new" / "folder" / "r.html").is_file()
+
+
+def test_cli_check_finds_a_lost_annotation_partition_after_the_next_run_rewrote_its_manifest(sample_lake, tmp_path):
+    from newslake.schemas import TABLES
+    from newslake.tasks.lake import Lake, read_manifest
+    from newslake.tasks.lake.manifests import write_manifest
+
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_lake[0], lake)
+    lost = sorted(lake.glob("mentions/date=*/part-0.parquet"))[0]
+    lost.unlink()
+    handle = Lake.at(lake)
+    versions = read_manifest(handle, "mentions")["versions"]
+    write_manifest(handle, TABLES["mentions"], commit_id="later", versions=versions)  # as a later commit does
+    result = runner.invoke(app, ["check", "--lake", str(lake)])
+    day = lost.parent.name.removeprefix("date=")
+    assert result.exit_code == 1 and f"mentions: 3 documents of {day} have no rows" in result.output, result.output
+    assert f"newslake backfill --start {day} --end {day}" in result.output
