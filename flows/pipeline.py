@@ -14,6 +14,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.futures import as_completed
+from prefect.runtime import flow_run
 
 from newslake.flows.dask_cluster import SettingsTaskRunner, preload_model_on_workers, release_models_on_workers
 from newslake.flows.parameters import BackfillParameters, RunParameters
@@ -50,12 +51,17 @@ class _Clock:
         self._last = now
 
 
-@flow(name="newslake-run", task_runner=SettingsTaskRunner())
+def _new_run_id() -> str:
+    """A flow run's name, which is also its newslake run_id (in `runs` and the Prefect UI alike)."""
+    return new_run_id(datetime.now(UTC))
+
+
+@flow(name="newslake-run", flow_run_name=_new_run_id, task_runner=SettingsTaskRunner())
 def newslake_run(parameters: RunParameters) -> RunResult:
     """Process input files into the lake and return what the run did."""
     p, logger, clock = parameters, get_run_logger(), _Clock()
     lake, started = Lake(p.lake), datetime.now(UTC)
-    run_id, versions = new_run_id(started), run_versions(p.model, p.alias_table)
+    run_id, versions = flow_run.name, run_versions(p.model, p.alias_table)
     with lake_lock(lake, run_id):
         for finished in recover(lake):
             logger.info(f"finished publishing run {finished}, which had stopped half-way")
@@ -157,7 +163,7 @@ def _annotate(batches: list[Batch], p: RunParameters) -> list[Batch]:
     return sorted(done, key=lambda b: b.name)
 
 
-@flow(name="newslake-backfill", task_runner=SettingsTaskRunner())
+@flow(name="newslake-backfill", flow_run_name=_new_run_id, task_runner=SettingsTaskRunner())
 def newslake_backfill(parameters: BackfillParameters) -> RunResult:
     """Re-derive tables (default: every annotation table the lake has, and the rollups) for the
     days from `start` to `end` from the documents already in the lake.
@@ -167,7 +173,7 @@ def newslake_backfill(parameters: BackfillParameters) -> RunResult:
     """
     p, logger = parameters, get_run_logger()
     lake, started = Lake(p.lake), datetime.now(UTC)
-    run_id, versions = new_run_id(started), run_versions(p.model, p.alias_table)
+    run_id, versions = flow_run.name, run_versions(p.model, p.alias_table)
     tables = p.tables or [t for t in ANNOTATION_TABLES if t != "tokens" or lake.has_rows(t)] + list(ROLLUP_TABLES)
     with lake_lock(lake, run_id):
         recover(lake)
@@ -252,8 +258,9 @@ def _publish_artifacts(result: RunResult, *, report: Path | None = None) -> None
         [{"what": stage, "count": getattr(result, stage)} for stage in stages if getattr(result, stage) is not None]
         + [{"what": f"rows: {name}", "count": n} for name, n in result.rows.items()]
         + [{"what": f"reject: {reason}", "count": n} for reason, n in sorted(result.rejects_by_reason.items())],
-        key=f"newslake-{result.kind}",
+        key=f"newslake-{result.kind}-{result.lake.key}",
         description=f"{result.kind} {result.run_id} into {result.lake}",
     )
     if report:
-        create_link_artifact(report.as_uri(), link_text=f"report after {result.run_id}", key="newslake-report")
+        key = f"newslake-report-{result.lake.key}"
+        create_link_artifact(report.as_uri(), link_text=f"report after {result.run_id}", key=key)

@@ -11,7 +11,9 @@ LAKE/_prefect/                                 the Prefect database of `newslake
 ```
 """
 
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -71,6 +73,13 @@ class Lake:
     @property
     def name(self) -> str:
         return self.root.name
+
+    @property
+    def key(self) -> str:
+        """A short name for the lake that no other lake shares (its folder's name in lower-case
+        letters, digits and dashes, and a digest of its location), for Prefect's artifact keys."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "lake"
+        return f"{slug}-{hashlib.blake2b(self.location.encode(), digest_size=3).hexdigest()}"
 
     def exists(self) -> bool:
         return self.root.exists()

@@ -131,7 +131,9 @@ def test_pipeline_runs_incrementally_and_replaces_changed_documents(sample, new_
     assert (third.new, third.changed, third.skipped) == (1, 1, 12)
     assert "Joanna Whitfield" in report.read_text() and "Margaret Ellison" not in report.read_text()
     with get_client(sync_client=True) as client:
-        links = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-report"])))
+        links = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"newslake-report-{Lake.at(lake).key}"]))
+        )
     assert any(f"({report.as_uri()})" in a.data for a in links)
     documents = _frame(lake, "documents")
     assert documents.height == 14 and documents["doc_id"].n_unique() == 14
@@ -265,10 +267,15 @@ def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lak
     assert read_table(Lake.at(lake), TABLES["runs"]).column("kind").to_pylist() == [None, "run"]
 
 
-def test_pipeline_run_shows_its_counts_as_a_prefect_artifact(sample_lake):
+def test_pipeline_run_shows_its_counts_as_a_prefect_artifact_of_a_flow_run_named_after_it(sample_lake):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
     _, result = sample_lake
+    key = f"newslake-run-{Lake.at(sample_lake[0]).key}"  # the lake's own: two lakes' artifacts never mix
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["newslake-run"])))
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        named = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[result.run_id])))
+    assert len(named) == 1 and named[0].state.is_completed()
     mine = [a for a in found if result.run_id in (a.description or "")]
     assert len(mine) == 1 and mine[0].type == "table"
     rows = {r["what"]: r["count"] for r in json.loads(mine[0].data)}
