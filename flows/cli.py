@@ -307,6 +307,33 @@ def serve(
 
 
 @app.command()
+def ui(
+    lake: LakeOption = None,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port of the UI on 127.0.0.1")] = 4200,
+) -> None:
+    """Open Prefect's UI on the runs newslake recorded (with --lake: the runs `serve` recorded for it)."""
+    from newslake.flows.prefect_server import prefect_ui
+
+    if url := os.environ.get("PREFECT_API_URL"):
+        ui_url = os.environ.get("PREFECT_UI_URL", url.removesuffix("/api"))
+        out.print(f"runs are recorded by the Prefect server at {url}: open {ui_url}", highlight=False)
+        return
+    served = _lake(lake).prefect_home if lake else None
+    if lake and not (served and (served / "prefect.db").is_file()):
+        raise _fail(f"{lake} has no runs of `newslake serve`; without --lake, the UI shows the other runs", 2)
+    _stop_cleanly_on_sigterm()
+    with prefect_ui(served, port=port) as server:
+        where = served / "prefect.db" if served else "Prefect's own database (in PREFECT_HOME)"
+        err.print(f"newslake: Prefect's UI at http://127.0.0.1:{port}, on {where}; Ctrl-C stops it", highlight=False)
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:
+            err.print("newslake: stopped")
+            return
+    raise _fail(f"Prefect's server stopped (exit {code}); is port {port} in use? try --port", 1)
+
+
+@app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="a SELECT over the lake's tables, by name")],
     lake: LakeOption = None,

@@ -97,13 +97,16 @@ def wait_until_ready(timeout: float = 120) -> None:
         del _started[url]
 
 
-def _start(database: Path | None, *, scheduler: bool) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def _start(
+    database: Path | None, *, scheduler: bool, port: int | None = None, ui: bool = False
+) -> tuple[subprocess.Popen, str]:
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--no-ui", "--analytics-off", "--log-level", "WARNING"]
-    env = dict(os.environ)
+    command += ["--analytics-off", "--log-level", "WARNING"] + ([] if ui else ["--no-ui"])
+    env = {name: value for name, value in os.environ.items() if name != "PREFECT_API_URL"}
     if not scheduler:
         # A server for one command runs the services that record its flow run's tasks and events
         # (for the UI afterwards), none that schedule, watch or stream runs. Nor does it register
@@ -160,3 +163,14 @@ def _drain_logs() -> None:
         from prefect.logging.handlers import APILogWorker
 
         APILogWorker.drain_all(timeout=5)
+
+
+@contextmanager
+def prefect_ui(database: Path | None, *, port: int) -> Iterator[subprocess.Popen]:
+    """Run Prefect's server with its UI at http://127.0.0.1:`port` on the runs recorded in
+    `database` (default: Prefect's own, in PREFECT_HOME) for as long as the block lasts."""
+    server, url = _start(database, scheduler=True, port=port, ui=True)
+    try:
+        yield server
+    finally:
+        _stop(server, url)

@@ -12,6 +12,7 @@ import subprocess
 import threading
 import time
 
+import pytest
 from typer.testing import CliRunner
 
 from newslake.flows.cli import app
@@ -68,6 +69,47 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(news
     assert "16 inputs -> 0 documents (0 duplicates) + 13 already in the lake + 3 rejects" in again.stdout
     assert "annotated batch" not in again.stderr
     assert "2 records to process, 13 unchanged since an earlier run" in again.stderr  # 2 rejected before
+    _ui_shows_the_run(newslake_cli, tmp_path / "prefect", tmp_path / "lake")
+
+
+def _ui_shows_the_run(newslake_cli, prefect_home, lake) -> None:
+    """`newslake ui` serves Prefect's UI on the database the run was recorded in, lists the run
+    under its newslake run_id, and stops, with its server, on Ctrl-C."""
+    import httpx
+
+    from newslake import open_lake
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = newslake_cli(
+        "ui",
+        "--port",
+        str(port),
+        env={"PREFECT_HOME": str(prefect_home)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            page = httpx.get(url, timeout=2)
+            flow_runs = httpx.post(f"{url}/api/flow_runs/filter", json={}, timeout=10).json()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    assert process.poll() is None, process.communicate()
+    run_ids = set(open_lake(str(lake)).sql("SELECT run_id FROM runs")["run_id"])
+    assert page.status_code == 200 and "prefect" in page.text.lower()
+    names = {run["name"] for run in flow_runs}
+    assert len(names) == 1 and names < run_ids  # the run on this Prefect home, not the other one
+    stopped = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0 and time.monotonic() - stopped < 20, err
+    assert f"Prefect's UI at {url}" in err and "stopped" in err and "Traceback" not in err
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url, timeout=2)
 
 
 def _read_until_closed(fd: int, chunks: list[bytes]) -> None:

@@ -71,5 +71,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
 
 
 def test_report_refuses_an_empty_lake(tmp_path):
-    result = CliRunner().invoke(app, ["report", "--lake", str(tmp_path), "--out", str(tmp_path / "r.html")])
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    result = CliRunner().invoke(app, ["report", "--lake", str(lake), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "no tables" in result.output
