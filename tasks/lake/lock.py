@@ -1,14 +1,19 @@
 """One writer at a time: a `_lock` file names the run that holds the lake.
 
-On object storage the lock is created with a conditional write (`If-None-Match: *`).
+On object storage the lock is created with a conditional write (`If-None-Match: *`). A lock whose
+process is gone is taken over; only processes on the dead holder's host can tell it is gone, and
+they take it over one at a time, under a file lock of that host.
 """
 
+import fcntl
 import json
 import os
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from newslake.tasks.lake.layout import Lake
 from newslake.tasks.lake.storage import AnyPath, create_exclusive
@@ -30,21 +35,37 @@ def lake_lock(lake: Lake, run_id: str) -> Iterator[None]:
     for _ in range(2):
         if create_exclusive(path, json.dumps(holder).encode()):
             break
-        other = _lock_holder(path)
-        if other is None and _age(path) < 60:
-            raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment")
-        if other is not None and _alive(other):
-            raise LakeBusy(
-                f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
-                f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
-            )
-        path.unlink(missing_ok=True)  # stale: its process is gone
+        _refuse_a_live_holder(lake)
+        with _one_takeover_at_a_time(lake):
+            # Judged again under the takeover lock: another contender may have taken it over since.
+            _refuse_a_live_holder(lake)
+            path.unlink(missing_ok=True)  # stale: its process is gone
     else:
         raise LakeBusy(f"could not take the lock {path}; another run is starting on the same lake")
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def _refuse_a_live_holder(lake: Lake) -> None:
+    path = lake.lock_file
+    other = _lock_holder(path)
+    if other is None and _age(path) < 60:
+        raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment")
+    if other is not None and _alive(other):
+        raise LakeBusy(
+            f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
+            f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
+        )
+
+
+@contextmanager
+def _one_takeover_at_a_time(lake: Lake) -> Iterator[None]:
+    guard = Path(tempfile.gettempdir()) / f"newslake-{lake.key}.takeover"
+    with open(guard, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # released by the kernel, even when its holder dies
+        yield
 
 
 def _lock_holder(path: AnyPath) -> dict | None:

@@ -89,25 +89,28 @@ def _ui_shows_the_run(newslake_cli, prefect_home, lake) -> None:
         env={"PREFECT_HOME": str(prefect_home)},
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            page = httpx.get(url, timeout=2)
-            flow_runs = httpx.post(f"{url}/api/flow_runs/filter", json={}, timeout=10).json()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    assert process.poll() is None, process.communicate()
-    run_ids = set(open_lake(str(lake)).sql("SELECT run_id FROM runs")["run_id"])
-    assert page.status_code == 200 and "prefect" in page.text.lower()
-    names = {run["name"] for run in flow_runs}
-    assert len(names) == 1 and names < run_ids  # the run on this Prefect home, not the other one
-    stopped = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 0 and time.monotonic() - stopped < 20, err
-    assert f"Prefect's UI at {url}" in err and "stopped" in err and "Traceback" not in err
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                page = httpx.get(url, timeout=2)
+                flow_runs = httpx.post(f"{url}/api/flow_runs/filter", json={}, timeout=10).json()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+        run_ids = set(open_lake(str(lake)).sql("SELECT run_id FROM runs")["run_id"])
+        assert page.status_code == 200 and "prefect" in page.text.lower()
+        names = {run["name"] for run in flow_runs}
+        assert len(names) == 1 and names < run_ids  # the run on this Prefect home, not the other one
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 0 and time.monotonic() - stopped < 20, err
+        assert f"Prefect's UI at {url}" in err and "stopped" in err and "Traceback" not in err
+    finally:
+        process.kill()
     with pytest.raises(httpx.ConnectError):
         httpx.get(url, timeout=2)
 
