@@ -2,6 +2,7 @@
 
 import gc
 import json
+import logging
 import os
 import shutil
 import signal
@@ -143,14 +144,31 @@ def _call_flow(what: str, flow_call, parameters: "LakeParameters", *, verbose: b
     _check_dask(parameters.dask_address)
     _lake(parameters.lake)
     _stop_cleanly_on_sigterm()
+    signal.signal(signal.SIGINT, _quiet_interrupt)
     try:
         return flow_call(parameters, verbose=verbose)
+    except KeyboardInterrupt:
+        err.print(
+            "newslake: stopped; the lake holds only whole runs (the next run completes or undoes "
+            "this one's); run again to finish"
+        )
+        raise typer.Exit(130) from None
     except LakeBusy as exc:
         raise _fail(str(exc), 3) from None
     except LakeUnreachable as exc:
         raise _fail(str(exc), 2) from None
     except Exception as exc:
         raise _fail(f"the {what} failed: {exc}") from None
+
+
+def _quiet_interrupt(signum, frame) -> None:
+    """Ctrl-C: from then on only newslake's own line, not Prefect's report of a crashed flow run
+    nor Dask's of the workers it stops."""
+    from newslake.flows.api import QUIET_LOGGERS
+
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    raise KeyboardInterrupt
 
 
 def _stop_cleanly_on_sigterm() -> None:

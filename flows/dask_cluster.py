@@ -13,7 +13,9 @@ fraction of a second. A run with nothing new starts none: its imports would only
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from multiprocessing import forkserver
@@ -68,10 +70,26 @@ def start_worker_template(needed: Callable[[], bool] = lambda: True) -> None:
     saved = {name: os.environ.get(name) for name in WORKER_ENVIRON}
     os.environ.update(WORKER_ENVIRON)
     try:
-        forkserver.ensure_running()
+        with _ctrl_c_ignored():
+            forkserver.ensure_running()
         _template_started = True
     finally:
         _restore_environ(saved)
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Start the fork server, and so every local worker, deaf to SIGINT (a process started with
+    it ignored keeps ignoring it): a Ctrl-C in a terminal reaches the whole process group, and
+    workers must not die mid-batch with tracebacks while newslake stops the run in order."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _restore_environ(saved: dict[str, str | None]) -> None:

@@ -175,3 +175,38 @@ def test_lake_safety_a_second_run_on_a_busy_lake_is_refused(sample, newslake_cli
     assert second.returncode == 3 and "is in use by run" in refused, refused
     assert check_lake(Lake.at(lake)) == []
     assert read_table(Lake.at(lake), TABLES["runs"]).num_rows == 1
+
+
+def test_lake_safety_ctrl_c_stops_a_run_at_once_and_the_next_run_finishes_it(
+    sample, newslake_cli, lake_content, reference, tmp_path
+):
+    """Ctrl-C in a terminal reaches the command's whole process group, its workers included."""
+    lake = tmp_path / "lake"
+    process = newslake_cli(
+        "run",
+        str(sample),
+        "--lake",
+        str(lake),
+        "--workers",
+        "2",
+        "--batch-size",
+        "1",
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.monotonic() + 300
+    while not any(lake.glob(STAGES["annotating"])) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    children = _children(process.pid, "python")
+    stopped = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and time.monotonic() - stopped < 15, err
+    assert err.splitlines()[-1].startswith("newslake: stopped; "), err
+    for noise in ("Traceback", "ERROR", "WARNING", "KeyboardInterrupt"):
+        assert noise not in err, err
+    _assert_ended(children)
+    assert check_lake(Lake.at(lake)) == []
+    finished = newslake_cli("run", str(sample), "--lake", str(lake), "--workers", "1")
+    _, err = finished.communicate(timeout=600)
+    assert finished.returncode == 0, err
+    assert lake_content(lake) == lake_content(reference)
