@@ -4,10 +4,12 @@ import gc
 import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import socket
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -207,6 +209,7 @@ def run(
     verbose: VerboseOption = False,
 ) -> None:
     """Ingest, clean, annotate and aggregate INPUTS into the lake."""
+    started = time.monotonic()
     parameters = _parameters(
         RunParameters,
         inputs=inputs or None,
@@ -225,17 +228,18 @@ def run(
     err.print(f"newslake: processing {', '.join(parameters.inputs)} into {parameters.lake} ...", highlight=False)
     from newslake.flows.api import run_flow
 
-    _print_summary(_call_flow("run", run_flow, parameters, verbose=verbose))
+    result = _call_flow("run", run_flow, parameters, verbose=verbose)
+    _print_summary(result, time.monotonic() - started)
     if parameters.report:
         out.print(f"report: {parameters.report}")
+    _print_next_commands(parameters.lake)
 
 
-def _print_summary(run: "RunResult") -> None:
-    seconds = sum(run.seconds.values())
+def _print_summary(run: "RunResult", wall_seconds: float) -> None:
     out.print(
         f"run {run.run_id}: {run.inputs} inputs -> {run.documents} documents "
         f"({run.duplicates} duplicates) + {run.skipped} already in the lake + {run.rejects} rejects "
-        f"in {seconds:.1f}s"
+        f"in {wall_seconds:.1f}s"
     )
     if run.rejects_by_reason:
         reasons = ", ".join(f"{reason} {n}" for reason, n in run.rejects_by_reason.items())
@@ -245,6 +249,17 @@ def _print_summary(run: "RunResult") -> None:
         table.add_row(name, f"{rows:,}")
     out.print(table)
     out.print("time per stage: " + ", ".join(f"{stage} {s:.1f}s" for stage, s in run.seconds.items()))
+
+
+def _print_next_commands(lake: str) -> None:
+    at = f" --lake {shlex.quote(lake)}"
+    out.print("next:", style="bold")
+    for command in (
+        f'newslake sql "SELECT name, sum(mentions) AS n FROM entity_daily GROUP BY name ORDER BY n DESC LIMIT 5"{at}',
+        f"newslake report{at} --out report.html",
+        "newslake ui  # the runs in Prefect's UI",
+    ):
+        out.print(f"  {command}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -267,6 +282,7 @@ def backfill(
     """Recompute derived tables for a date range from the documents in the lake (resumable)."""
     from newslake.flows.parameters import BackfillParameters
 
+    started = time.monotonic()
     parameters = _parameters(
         BackfillParameters,
         start=start.date(),
@@ -284,7 +300,8 @@ def backfill(
 
     result = _call_flow("backfill", backfill_flow, parameters, verbose=verbose)
     resumed = f", {result.resumed_days} already done by an earlier attempt" if result.resumed_days else ""
-    out.print(f"backfill {result.run_id}: {result.days} days, {result.documents} documents{resumed}")
+    wall = f"in {time.monotonic() - started:.1f}s"
+    out.print(f"backfill {result.run_id}: {result.days} days, {result.documents} documents{resumed} {wall}")
     out.print("rows recomputed: " + ", ".join(f"{name} {n:,}" for name, n in result.rows.items()))
 
 

@@ -5,6 +5,7 @@ Character offsets of later stages point into the `text` produced here.
 """
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -97,9 +98,16 @@ def extract_html(html: bytes | str) -> dict | None:
     """Main text, title, URL and date of a news web page, by trafilatura; None when no text."""
     import trafilatura
 
-    found = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=False, deduplicate=True
-    )
+    # trafilatura warns of each page it finds no text in; newslake makes that page a reject.
+    logger = logging.getLogger("trafilatura")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        found = trafilatura.bare_extraction(
+            html, with_metadata=True, include_comments=False, include_tables=False, deduplicate=True
+        )
+    finally:
+        logger.setLevel(level)
     if found is None or not (found.text or "").strip():
         return None
     return {"text": found.text, "title": found.title, "url": found.url, "published": found.date}

@@ -53,6 +53,11 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(news
     first = newslake_run(terminal=True)
     assert "16 inputs -> 13 documents (2 duplicates) + 0 already in the lake + 3 rejects" in first.stdout
     assert "empty_text 1, language:fr 1, malformed_record 1" in first.stdout
+    # The command's own time, Prefect's boot included, then what to do next.
+    wall = float(re.search(r"rejects in (\d+\.\d)s", first.stdout)[1])
+    stages = first.stdout.split("time per stage:")[1].splitlines()[0]
+    assert wall > sum(map(float, re.findall(r" (\d+\.\d)s", stages)))
+    assert f"newslake report --lake {tmp_path / 'lake'} --out report.html" in first.stdout
     assert "annotated batch 1/1" in first.stderr
     assert "View at" not in first.stderr  # the command's server serves no UI to link to
     # What `prefect server start` shows of the run afterwards, from the database its server kept:

@@ -1,3 +1,4 @@
+import logging
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -170,3 +171,10 @@ def test_clean_a_text_longer_than_the_model_takes_is_a_reject():
     limits = DEFAULTS | {"max_chars": 5_000}
     result = clean(_raw((ENGLISH + " ").encode() * 100), run_id="r", ingested_at=NOW, **limits)
     assert result.documents.num_rows == 0 and [r.reason for r in result.rejects] == ["too_long"]
+
+
+def test_clean_a_page_without_text_is_none_and_no_library_warning(caplog):
+    with caplog.at_level(logging.DEBUG):
+        assert extract_html("<html><head><title>t</title></head><body><div></div></body></html>") is None
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert logging.getLogger("trafilatura").level == logging.NOTSET  # left as it was
