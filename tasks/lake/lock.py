@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from newslake.tasks.lake.layout import Lake
-from newslake.tasks.lake.storage import AnyPath, create_exclusive
+from newslake.tasks.lake.storage import AnyPath, create_exclusive, is_local
 
 
 class LakeBusy(RuntimeError):
@@ -32,14 +32,11 @@ def lake_lock(lake: Lake, run_id: str) -> Iterator[None]:
     lake.make()
     path = lake.lock_file
     holder = {"run_id": run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    for _ in range(2):
+    for _ in range(3):
         if create_exclusive(path, json.dumps(holder).encode()):
             break
-        _refuse_a_live_holder(lake)
         with _one_takeover_at_a_time(lake):
-            # Judged again under the takeover lock: another contender may have taken it over since.
-            _refuse_a_live_holder(lake)
-            path.unlink(missing_ok=True)  # stale: its process is gone
+            _remove_if_stale(lake)
     else:
         raise LakeBusy(f"could not take the lock {path}; another run is starting on the same lake")
     try:
@@ -48,16 +45,37 @@ def lake_lock(lake: Lake, run_id: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
-def _refuse_a_live_holder(lake: Lake) -> None:
+def _remove_if_stale(lake: Lake) -> None:
+    """Delete the lock file if its holder is gone; refuse if it is alive. Only this function
+    deletes a lock that is not the caller's own, one caller at a time, so the version of the
+    file judged (its content and age read together) is the one deleted. A lock that is gone
+    already is left for the next attempt to create."""
     path = lake.lock_file
-    other = _lock_holder(path)
-    if other is None and _age(path) < 60:
+    try:
+        body, age = _read_lock(path)
+    except FileNotFoundError:
+        return
+    try:
+        other = json.loads(body)
+    except ValueError:
+        other = None
+    other = other if isinstance(other, dict) else None
+    if other is None and age < 60:
         raise LakeBusy(f"another run is starting on the lake {lake}; try again in a moment")
     if other is not None and _alive(other):
         raise LakeBusy(
             f"the lake {lake} is in use by run {other.get('run_id')} (pid {other.get('pid')} on "
             f"{other.get('host')}); wait for it to finish, or delete {path} if that process is gone"
         )
+    path.unlink(missing_ok=True)
+
+
+def _read_lock(path: AnyPath) -> tuple[bytes, float]:
+    """One version of the lock file: its bytes and its age in seconds."""
+    if not is_local(path):
+        return path.read_bytes(), time.time() - path.stat().st_mtime
+    with open(path, "rb") as f:
+        return f.read(), time.time() - os.fstat(f.fileno()).st_mtime
 
 
 @contextmanager
@@ -66,20 +84,6 @@ def _one_takeover_at_a_time(lake: Lake) -> Iterator[None]:
     with open(guard, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)  # released by the kernel, even when its holder dies
         yield
-
-
-def _lock_holder(path: AnyPath) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _age(path: AnyPath) -> float:
-    try:
-        return time.time() - path.stat().st_mtime
-    except FileNotFoundError:
-        return float("inf")
 
 
 def _alive(holder: dict) -> bool:

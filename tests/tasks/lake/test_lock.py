@@ -48,7 +48,7 @@ def test_lock_one_contender_takes_over_a_stale_lock_however_many_try_at_once(tmp
     fork = multiprocessing.get_context("fork")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = json.dumps({"run_id": "killed", "pid": int(dead.stdout), "host": os.uname().nodename})
-    for trial in range(20):
+    for trial in range(30):
         (tmp_path / "_lock").write_text(stale)
         barrier, holding, most = fork.Barrier(6), fork.Value("i", 0), fork.Value("i", 0)
         contenders = [fork.Process(target=_contend, args=(str(tmp_path), barrier, holding, most)) for _ in range(6)]
