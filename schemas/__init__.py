@@ -45,6 +45,12 @@ DOCUMENTS = pa.schema(
     ]
 )
 
+# A version of a document that a later run replaced (its file or record changed): the row as it
+# was, with the run that replaced it.
+REPLACED_DOCUMENTS = pa.schema(
+    [*DOCUMENTS, pa.field("replaced_by", pa.string(), nullable=False), pa.field("replaced_at", _TS, nullable=False)]
+)
+
 SENTENCES = pa.schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
@@ -230,6 +236,7 @@ TABLES: dict[str, Table] = {
         Table("speaker_daily", SPEAKER_DAILY, ("speaker_key",), None),
         Table("source_daily", SOURCE_DAILY, ("source",), None),
         Table("rejects", REJECTS, ("origin",), "origin"),
+        Table("replaced_documents", REPLACED_DOCUMENTS, ("replaced_by", "doc_id"), "replaced_by"),
         Table("runs", RUNS, ("run_id",), "run_id"),
     )
 }

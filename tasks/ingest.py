@@ -56,11 +56,17 @@ FIELDS = {
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file to read, with the source it belongs to and its id relative to the input."""
+    """One file to read, with the source it belongs to."""
 
     path: Path
     source: str
-    relative: str
+
+    @property
+    def file_id(self) -> str:
+        """The id of a record that is a whole file: its absolute path. Two files are the same
+        record only where they are the same file (read again, perhaps edited); the same name
+        under two folders (`day1/bbc/001.txt`, `day2/bbc/001.txt`) is two records."""
+        return self.path.resolve().as_posix()
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,7 @@ def discover(inputs: list[str], *, source: str | None = None) -> tuple[list[Inpu
                 if not path.is_file():
                     rejects.append(Reject(name, str(path), "not_a_file", _what(path), None))
                 elif _format(path) in SUPPORTED:
-                    files.append(InputFile(path, name, relative))
+                    files.append(InputFile(path, name))
                 else:
                     rejects.append(Reject(name, str(path), "unsupported_format", f"extension {path.suffix!r}", None))
     unique = {f.path.resolve(): f for f in files}
@@ -183,7 +189,7 @@ def parse_file(file: InputFile, data: bytes, *, max_bytes: int) -> tuple[list[di
         return [], [Reject(file.source, origin, "unreadable_file", f"gzip: {exc}", _show(data[:10_000]))]
     fmt = _format(file.path)
     if fmt in TEXT_FORMATS:
-        record = {"source": file.source, "external_id": file.relative, "origin": origin}
+        record = {"source": file.source, "external_id": file.file_id, "origin": origin}
         return [record | {"kind": TEXT_FORMATS[fmt], "payload": data}], []
     try:
         rows = list(_structured_rows(fmt, data, max_field=max_bytes))

@@ -6,11 +6,12 @@ import platform
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 from uuid import uuid4
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -105,8 +106,9 @@ def publish_run(*, lake: Lake, run_id: str, batches: list[Batch], rejects: list[
     docs = read_staged([b.path("documents") for b in batches], TABLES["documents"])
     doc_ids = docs.column("doc_id").to_pylist()
     old_days = locate(lake, TABLES["documents"], doc_ids)
+    replaced = _keep_replaced_versions(lake, run_id, doc_ids, old_days)
     stage_rows(lake, TABLES["documents"], docs, commit_id=run_id, replaced=doc_ids, days=old_days)
-    rows = {"documents": len(docs)}
+    rows = {"documents": len(docs)} | ({"replaced_documents": replaced} if replaced else {})
     tables = [t for t in ANNOTATION_TABLES if lake.has_rows(t) or any(b.has(t) for b in batches)]
     rows |= stage_annotations(lake, batches, commit_id=run_id, tables=tables, replaced=doc_ids, days=old_days)
     rejected = read_staged(rejects, TABLES["rejects"])
@@ -118,6 +120,19 @@ def publish_run(*, lake: Lake, run_id: str, batches: list[Batch], rejects: list[
     rows["rejects"] = len(fresh)
     days = sorted(old_days | set(docs.column("date").to_pylist()))
     return PublishOutput(rows, days, dict(sorted(reasons.items())))
+
+
+def _keep_replaced_versions(lake: Lake, run_id: str, doc_ids: list[str], days: set[date]) -> int:
+    """Stage, into `replaced_documents`, the lake's rows of the documents this run replaces."""
+    table = TABLES["documents"]
+    old = read_days(lake, table, sorted(days), table.schema.names)
+    old = old.filter(pc.is_in(old.column("doc_id"), value_set=pa.array(doc_ids, pa.string())))
+    if not len(old):
+        return 0
+    old = old.append_column("replaced_by", pa.array([run_id] * len(old), pa.string()))
+    old = old.append_column("replaced_at", pa.array([datetime.now(UTC)] * len(old), pa.timestamp("us", tz="UTC")))
+    stage_rows(lake, TABLES["replaced_documents"], old, commit_id=run_id, replaced=[run_id])
+    return len(old)
 
 
 def stage_annotations(

@@ -213,9 +213,16 @@ def test_pipeline_sample_rollups_agree_with_the_tables_they_sum(sample_lake):
     )
 
 
-def test_pipeline_sample_labels_a_lightly_edited_copy_with_the_story_of_the_first_version_read(sample_lake):
+def _named(documents: pl.DataFrame, root: Path) -> pl.DataFrame:
+    """Documents read from files under `root`, their external_id (the file's absolute path) made
+    relative to it."""
+    prefix = root.resolve().as_posix() + "/"
+    return documents.with_columns(pl.col("external_id").str.strip_prefix(prefix))
+
+
+def test_pipeline_sample_labels_a_lightly_edited_copy_with_the_story_of_the_first_version_read(sample_lake, sample):
     lake, _ = sample_lake
-    documents = _frame(lake, "documents")
+    documents = _named(_frame(lake, "documents"), sample)
     ids = dict(zip(documents["external_id"], documents["doc_id"], strict=True))
     stories = dict(zip(documents["external_id"], documents["story_id"], strict=True))
     edited = documents.filter(pl.col("external_id") == "feed/thames-volunteers.txt").row(0, named=True)
@@ -235,7 +242,7 @@ def test_pipeline_bbc_slice_accounts_for_every_input(shared, prefect_server, tmp
     lake = tmp_path / "lake"
     result = run(inputs=[str(corpus)], lake=str(lake), workers=2, batch_size=15)
     assert result.inputs == len(picked) == result.documents + result.rejects
-    documents = _frame(lake, "documents")
+    documents = _named(_frame(lake, "documents"), corpus)
     by_id = dict(zip(documents["external_id"], documents["doc_id"], strict=True))
     dup_of = dict(zip(documents["external_id"], documents["dup_of"], strict=True))
     assert dup_of["entertainment/261.txt"] == by_id["entertainment/129.txt"]
@@ -422,4 +429,30 @@ def test_pipeline_bad_inputs_become_rejects_beside_the_good_ones(prefect_server,
     }
     rejects = _frame(lake, "rejects")
     assert {Path(o.split(":")[0]).name for o in rejects["origin"]} >= {"empty.parquet", "junk.parquet", "bomb.jsonl.gz"}
+    assert check_lake(Lake.at(lake)) == []
+
+
+def test_pipeline_one_name_in_two_folders_is_two_documents_and_an_edit_keeps_the_version_it_replaces(
+    prefect_server, sample, new_article, tmp_path
+):
+    day1, day2, lake = tmp_path / "in" / "day1" / "bbc", tmp_path / "in" / "day2" / "bbc", tmp_path / "lake"
+    for folder, text in ((day1, new_article), (day2, (sample / "chip-plant.txt").read_text())):
+        folder.mkdir(parents=True)
+        (folder / "001.txt").write_text(text)
+    run(inputs=[str(day1)], lake=str(lake), workers=1)
+    run(inputs=[str(day2)], lake=str(lake), workers=1)
+    documents = _frame(lake, "documents")
+    assert sorted(documents["title"]) == sorted(
+        [new_article.partition("\n")[0], (sample / "chip-plant.txt").read_text().partition("\n")[0]]
+    )
+    assert documents["doc_id"].n_unique() == 2 and set(documents["source"]) == {"bbc"}
+    # The same file edited: the same record, changed; the lake keeps the version it replaces.
+    (day1 / "001.txt").write_text(new_article.replace("two hydrogen", "three hydrogen"))
+    edit = run(inputs=[str(day1)], lake=str(lake), workers=1)
+    assert edit.changed == 1
+    documents = _frame(lake, "documents")
+    replaced = _frame(lake, "replaced_documents").to_dicts()
+    assert documents.height == 2 and documents["text"].str.contains("three hydrogen").sum() == 1
+    assert len(replaced) == 1 and "two hydrogen" in replaced[0]["text"] and replaced[0]["replaced_by"] == edit.run_id
+    assert replaced[0]["doc_id"] in set(documents["doc_id"])
     assert check_lake(Lake.at(lake)) == []

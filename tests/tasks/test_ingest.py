@@ -17,7 +17,7 @@ MAX = 1 << 20  # bytes a file may hold or expand to
 def _file(tmp_path, name: str, data: bytes, source: str = "test") -> InputFile:
     path = tmp_path / name
     path.write_bytes(data)
-    return InputFile(path, source, name)
+    return InputFile(path, source)
 
 
 def test_ingest_discover_walks_dirs_and_globs_and_rejects_unknown_formats(tmp_path):
@@ -27,7 +27,7 @@ def test_ingest_discover_walks_dirs_and_globs_and_rejects_unknown_formats(tmp_pa
     (tmp_path / "feed" / "photo.jpg").write_bytes(b"\xff")
     (tmp_path / "feed" / ".hidden.txt").write_text("x")
     files, rejects = discover([str(tmp_path / "feed"), str(tmp_path / "feed" / "*.txt")])
-    assert [f.relative for f in files] == ["a.txt", "deep/b.JSONL.gz"]
+    assert [f.path.relative_to(tmp_path / "feed").as_posix() for f in files] == ["a.txt", "deep/b.JSONL.gz"]
     assert {f.source for f in files} == {"feed"}
     assert [(r.reason, r.origin.endswith("photo.jpg")) for r in rejects] == [("unsupported_format", True)]
 
@@ -137,7 +137,7 @@ def test_ingest_discover_rejects_what_is_not_a_file(tmp_path):
     (folder / "gone.txt").symlink_to(tmp_path / "missing.txt")
     os.mkfifo(folder / "pipe.txt")
     files, rejects = discover([str(folder)])
-    assert [f.relative for f in files] == ["a.txt"]
+    assert [f.path.name for f in files] == ["a.txt"]
     assert sorted((Path(r.origin).name, r.reason) for r in rejects) == [
         ("gone.txt", "not_a_file"),
         ("pipe.txt", "not_a_file"),
