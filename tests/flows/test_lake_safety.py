@@ -96,19 +96,23 @@ def test_lake_safety_backfill_of_every_table_recomputes_the_same_lake(lake_conte
     assert lake_content(lake) == lake_content(reference)
 
 
-def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(sample, lake_content, reference, tmp_path):
-    inbox, lake = tmp_path / "sample", tmp_path / "lake"  # the folder's name is the source, as in the reference
+def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(
+    sample, lake_content, prefect_server, tmp_path
+):
+    # A file's id is its absolute path: both lakes read the same inbox, whose name is the source.
+    inbox, two_runs, one_run = tmp_path / "sample", tmp_path / "two-runs", tmp_path / "one-run"
     inbox.mkdir()
     # Days shared by both runs get their rollups recomputed; the near-duplicate pair stays in one
-    # run, in reading order, so that the first version read is the same one as in the reference.
+    # run, in reading order, so that the first version read is the same one as in one run.
     for name in ("chip-plant.txt", "wire.jsonl", "harbour-tunnel.txt"):
         shutil.copy(sample / name, inbox / name)
-    run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    run(inputs=[str(inbox)], lake=str(two_runs), workers=1)
     shutil.copytree(sample, inbox, dirs_exist_ok=True)
-    second = run(inputs=[str(inbox)], lake=str(lake), workers=1)
+    second = run(inputs=[str(inbox)], lake=str(two_runs), workers=1)
     assert second.skipped > 0 and second.new > 0
-    assert check_lake(Lake.at(lake)) == []
-    assert lake_content(lake, "origin") == lake_content(reference, "origin")  # origin: the input file's own path
+    assert check_lake(Lake.at(two_runs)) == []
+    run(inputs=[str(inbox)], lake=str(one_run), workers=1)
+    assert lake_content(two_runs) == lake_content(one_run)
 
 
 def test_lake_safety_interrupted_backfill_resumes_where_it_stopped(newslake_cli, reference, tmp_path):

@@ -13,8 +13,8 @@ from newslake.tasks.lake import Lake, read_table
 def _runs(lake) -> pl.DataFrame:
     try:
         return pl.from_arrow(read_table(Lake.at(lake), TABLES["runs"])).sort("started_at")
-    except OSError:  # a partition being replaced right now
-        return pl.DataFrame()
+    except OSError:  # a partition being replaced right now: no run to see yet
+        return pl.from_arrow(TABLES["runs"].dataset_schema.empty_table())
 
 
 def _wait_for(condition, process, timeout: float = 240) -> None:
