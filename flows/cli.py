@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -146,28 +147,37 @@ def _call_flow(what: str, flow_call, parameters: "LakeParameters", *, verbose: b
     _check_dask(parameters.dask_address)
     _lake(parameters.lake)
     _stop_cleanly_on_sigterm()
-    signal.signal(signal.SIGINT, _quiet_interrupt)
+    interrupted = threading.Event()
+    signal.signal(signal.SIGINT, lambda signum, frame: _quiet_interrupt(interrupted))
     try:
-        return flow_call(parameters, verbose=verbose)
+        return flow_call(parameters, verbose=verbose, console=err)
     except KeyboardInterrupt:
-        err.print(
-            "newslake: stopped; the lake holds only whole runs (the next run completes or undoes "
-            "this one's); run again to finish"
-        )
-        raise typer.Exit(130) from None
+        raise _stopped() from None
     except LakeBusy as exc:
         raise _fail(str(exc), 3) from None
     except LakeUnreachable as exc:
         raise _fail(str(exc), 2) from None
     except Exception as exc:
+        if interrupted.is_set():  # Ctrl-C met inside a library that wrapped it (Prefect's serialisers do)
+            raise _stopped() from None
         raise _fail(f"the {what} failed: {exc}") from None
 
 
-def _quiet_interrupt(signum, frame) -> None:
+def _stopped() -> typer.Exit:
+    """Ctrl-C during a run: one line, exit 130."""
+    err.print(
+        "newslake: stopped; the lake holds only whole runs (the next run completes or undoes "
+        "this one's); run again to finish"
+    )
+    return typer.Exit(130)
+
+
+def _quiet_interrupt(interrupted: threading.Event) -> None:
     """Ctrl-C: from then on only newslake's own line, not Prefect's report of a crashed flow run
     nor Dask's of the workers it stops."""
     from newslake.flows.api import QUIET_LOGGERS
 
+    interrupted.set()
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     raise KeyboardInterrupt
@@ -395,8 +405,6 @@ def sql(
 def _query(lake: "Lake", query: str):
     """A query's result; Ctrl-C stops it at once (DuckDB runs it in a thread of its own, which
     this one interrupts) and exits 130."""
-    import threading
-
     from newslake.tasks.lake.query import QueryError, connect, run_query
 
     try:

@@ -3,6 +3,7 @@ matplotlib, tables as HTML; nothing to fetch when the page opens."""
 
 import html
 import io
+import math
 from datetime import date
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from newslake.tasks.lake.query import connect
 
 TOP_ENTITIES = 8
 TOP_PAIRS = 40
+TOP_LABELS = 20
 TOP_SPEAKERS = 12
 TOP_AMOUNTS = 15
 
@@ -36,13 +38,20 @@ def build_report(lake: Lake, *, start: date | None = None, end: date | None = No
         return con.sql(query, params=params).pl()
 
     in_period = "date BETWEEN $start AND $end"
+    daily = frame(f"SELECT * FROM source_daily WHERE {in_period}")
+    days = sorted(set(daily["date"]))  # every chart over time shares the days that have documents
+    undated = frame(
+        f"SELECT date, count(*) AS documents FROM documents WHERE dup_of IS NULL AND date_source = 'ingested'"
+        f" AND {in_period} GROUP BY date"
+    )
+    runs = frame("SELECT * FROM runs")
     sections = [
-        ("Documents per day and source", _documents(frame(f"SELECT * FROM source_daily WHERE {in_period}"))),
-        ("Top entities over time", _entities(frame(f"SELECT * FROM entity_daily WHERE {in_period}"))),
+        ("Documents per day and source", _documents(daily, undated, days)),
+        ("Top entities over time", _entities(frame(f"SELECT * FROM entity_daily WHERE {in_period}"), days)),
         ("Entities found together", _network(frame(f"SELECT * FROM cooccurrence_daily WHERE {in_period}"))),
         ("Most quoted speakers", _speakers(frame(f"SELECT * FROM quote_context WHERE {in_period}"))),
         ("Largest amounts of money", _money(frame(f"SELECT * FROM amounts WHERE kind = 'money' AND {in_period}"))),
-        ("Run health", _health(frame(f"SELECT * FROM rejects WHERE {in_period}"), frame("SELECT * FROM runs"))),
+        ("Run health", _health(frame(f"SELECT * FROM rejects WHERE {in_period}"), runs, start, end)),
     ]
     body = "\n".join(
         f'<section id="{_anchor(title)}"><h2>{title}</h2>\n{content}</section>' for title, content in sections
@@ -81,54 +90,83 @@ def _figure(width: float = 10, height: float = 3.5):
 def _table(frame: pl.DataFrame, numeric: tuple[str, ...] = ()) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     rows = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="n">{v:,.0f}</td>' if c in numeric and v is not None else f"<td>{html.escape(str(v))}</td>"
-            for c, v in zip(frame.columns, row, strict=True)
-        )
-        + "</tr>"
+        "<tr>" + "".join(_cell(v, numeric=c in numeric) for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
         for row in frame.iter_rows()
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _cell(value, *, numeric: bool) -> str:
+    """A table cell: numbers right-aligned, an unknown value as a muted dash (not "None")."""
+    if value is None:
+        return '<td class="muted">–</td>'
+    if numeric:
+        return f'<td class="n">{value:,.0f}</td>'
+    return f"<td>{html.escape(str(value))}</td>"
+
+
+def _day_axis(axes, days: list[date]) -> None:
+    """Days as evenly spaced categories (only days with documents: no line drawn across empty
+    years), with at most about 20 labels."""
+    step = max(1, len(days) // 20)
+    axes.set_xticks(range(0, len(days), step), [str(d) for d in days[::step]])
+    axes.set_xlim(-0.6, len(days) - 0.4)
+    axes.tick_params(axis="x", labelrotation=45, labelsize="small")
 
 
 def _empty(what: str) -> str:
     return f'<p class="muted">No {what} in this period.</p>'
 
 
-def _documents(daily: pl.DataFrame) -> str:
+def _documents(daily: pl.DataFrame, undated: pl.DataFrame, days: list[date]) -> str:
     if daily.is_empty():
         return _empty("documents")
-    wide = (
-        daily.pivot(on="source", index="date", values="documents", aggregate_function="sum").sort("date").fill_null(0)
-    )
+    wide = daily.pivot(on="source", index="date", values="documents", aggregate_function="sum").fill_null(0)
+    wide = pl.DataFrame({"date": days}, schema={"date": wide.schema["date"]}).join(wide, on="date", how="left")
     figure, axes = _figure()
     bottom = [0] * wide.height
-    labels = [str(d) for d in wide["date"]]
+    positions = list(range(wide.height))
     for source in wide.columns[1:]:
-        axes.bar(labels, wide[source], bottom=bottom, label=source)
-        bottom = [b + v for b, v in zip(bottom, wide[source], strict=True)]
+        counts = wide[source].fill_null(0).to_list()
+        axes.bar(positions, counts, bottom=bottom, label=source)
+        bottom = [b + v for b, v in zip(bottom, counts, strict=True)]
+    note = ""
+    if not undated.is_empty():
+        per_day = dict(undated.iter_rows())
+        axes.bar(
+            positions,
+            [per_day.get(d, 0) for d in days],
+            fill=False,
+            hatch="///",
+            edgecolor="#333",
+            label="of which undated (dated by the day read)",
+        )
+        total = undated["documents"].sum()
+        note = (
+            f'<p class="muted">Hatched: {total:,} documents without a publication date, counted on the day'
+            " they were read (<code>date_source = 'ingested'</code>).</p>"
+        )
     axes.set_ylabel("unique documents")
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.legend(fontsize="small")
-    axes.tick_params(axis="x", labelrotation=45, labelsize="small")
+    _day_axis(axes, days)
     totals = daily.group_by("source").agg(pl.col("documents", "duplicates", "words", "mentions").sum()).sort("source")
-    return _svg(figure) + _table(totals, ("documents", "duplicates", "words", "mentions"))
+    return _svg(figure) + note + _table(totals, ("documents", "duplicates", "words", "mentions"))
 
 
-def _entities(daily: pl.DataFrame) -> str:
+def _entities(daily: pl.DataFrame, days: list[date]) -> str:
     if daily.is_empty():
         return _empty("entities")
     top = daily.group_by("entity_key").agg(pl.col("mentions").sum(), pl.col("name").first())
     top = top.sort("mentions", "entity_key", descending=[True, False]).head(TOP_ENTITIES)
     figure, axes = _figure()
     for key, name in top.select("entity_key", "name").iter_rows():
-        series = daily.filter(pl.col("entity_key") == key).sort("date")
-        axes.plot(series["date"].to_list(), series["mentions"].to_list(), marker="o", label=name)
+        per_day = dict(daily.filter(pl.col("entity_key") == key).select("date", "mentions").iter_rows())
+        axes.plot(range(len(days)), [per_day.get(d, 0) for d in days], marker="o", label=name)
     axes.set_ylabel("mentions per day")
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.legend(fontsize="small", ncol=2)
-    axes.tick_params(axis="x", labelrotation=45, labelsize="small")
+    _day_axis(axes, days)
     return _svg(figure)
 
 
@@ -146,17 +184,44 @@ def _network(pairs: pl.DataFrame) -> str:
     graph = nx.Graph()
     for row in strongest.iter_rows(named=True):
         graph.add_edge(row["name"], row["other_name"], weight=row["documents"])
-    layout = nx.spring_layout(graph, seed=1, weight="weight", k=2 / len(graph) ** 0.5)
+    layout = _layout(graph)
     figure, axes = _figure(10, 7)
     widths = [0.5 + graph[a][b]["weight"] for a, b in graph.edges]
     nx.draw_networkx_edges(graph, layout, ax=axes, width=widths, alpha=0.4)
     nx.draw_networkx_nodes(graph, layout, ax=axes, node_size=[80 + 40 * graph.degree(n) for n in graph], alpha=0.8)
-    nx.draw_networkx_labels(graph, layout, ax=axes, font_size=8)
+    # Names of the best-connected entities only, on a white ground: dense clusters stay legible.
+    named = sorted(graph, key=lambda n: (-graph.degree(n, weight="weight"), n))[:TOP_LABELS]
+    nx.draw_networkx_labels(
+        graph,
+        layout,
+        labels={n: n for n in named},
+        ax=axes,
+        font_size=8,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1},
+    )
     axes.set_axis_off()
     return (
         _svg(figure)
-        + f'<p class="muted">The {strongest.height} pairs found in the most documents; line width: documents.</p>'
+        + f'<p class="muted">The {strongest.height} pairs found in the most documents; line width: documents;'
+        f" names of the {min(TOP_LABELS, len(graph))} best-connected entities.</p>"
     )
+
+
+def _layout(graph) -> dict:
+    """Node positions: each group of connected entities laid out on its own, in a grid cell of
+    its own, so that no group is squeezed into a knot by the others."""
+    import networkx as nx
+
+    groups = sorted(nx.connected_components(graph), key=lambda g: (-len(g), min(g)))
+    columns = math.ceil(len(groups) ** 0.5)
+    positions = {}
+    for n, group in enumerate(groups):
+        row, column = divmod(n, columns)
+        inner = nx.spring_layout(graph.subgraph(group), seed=1, weight="weight") if len(group) > 1 else {}
+        for node in group:
+            x, y = inner.get(node, (0.0, 0.0))
+            positions[node] = (2.6 * column + x, -2.6 * row + y)
+    return positions
 
 
 def _speakers(quotes: pl.DataFrame) -> str:
@@ -190,18 +255,20 @@ def _money(amounts: pl.DataFrame) -> str:
     return _table(top, ("value",)) + note
 
 
-def _health(rejects: pl.DataFrame, runs: pl.DataFrame) -> str:
-    runs = runs.sort("started_at", descending=True).head(10)
+def _health(rejects: pl.DataFrame, runs: pl.DataFrame, start: date, end: date) -> str:
+    recent = runs.sort("started_at", descending=True).head(10)
     table = _table(
-        runs.select("run_id", "kind", "inputs", "new", "changed", "skipped", "duplicates", "rejects"),
+        recent.select("run_id", "kind", "inputs", "new", "changed", "skipped", "duplicates", "rejects"),
         ("inputs", "new", "changed", "skipped", "duplicates", "rejects"),
     )
     if rejects.is_empty():
         return _empty("rejects") + table
     reasons = rejects.group_by("reason").len("rejects").sort("rejects", "reason", descending=[True, False])
+    read = runs.filter((pl.col("kind") == "run") & pl.col("date").is_between(start, end))["inputs"].sum()
     figure, axes = _figure(10, 0.4 * reasons.height + 1)
     axes.barh(reasons["reason"].to_list()[::-1], reasons["rejects"].to_list()[::-1], color="#c44")
-    axes.set_xlabel("rejected inputs")
+    axes.set_xlim(0, max(read, reasons["rejects"].max()))  # the bars' length is their share of what was read
+    axes.set_xlabel(f"rejected inputs, of {read:,} read by the runs of the period")
     axes.xaxis.get_major_locator().set_params(integer=True)
     return _svg(figure) + table
 

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from typer.testing import CliRunner
 
+import newslake
 from newslake.flows.cli import app
 
 CHROMIUM_FLAGS = [
@@ -75,3 +76,26 @@ def test_report_refuses_an_empty_lake(tmp_path):
     lake.mkdir()
     result = CliRunner().invoke(app, ["report", "--lake", str(lake), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "no tables" in result.output
+
+
+def _chart_days(page: str) -> list[str]:
+    return re.findall(r"<text[^>]*>(\d{4}-\d{2}-\d{2})</text>", page)
+
+
+def test_report_charts_show_only_days_with_documents_and_flag_undated_ones(report, sample_lake):
+    page = report.read_text()
+    days = sorted(
+        str(d) for d in newslake.open_lake(sample_lake[0]).sql("SELECT DISTINCT date FROM source_daily")["date"]
+    )
+    assert days[-1][:4] != days[0][:4]  # the sample spans more than a year: no line may cross the gap
+    assert _chart_days(page) == days * 2  # documents and entities, on the same days
+    assert "documents without a publication date" in page and "<pattern" in page  # hatched bars
+    assert ">None<" not in page  # an unknown currency is a dash
+    assert "rejected inputs, of 16 read" in page  # reject bars are a share of what was read
+
+
+def test_report_of_one_day_draws_that_day_only(sample_lake, tmp_path):
+    out = tmp_path / "day.html"
+    args = ["report", "--lake", str(sample_lake[0]), "--start", "2025-03-21", "--end", "2025-03-21", "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert set(_chart_days(out.read_text())) == {"2025-03-21"}
