@@ -8,7 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from newslake.tasks.clean import parse_published
 from newslake.tasks.ingest import InputFile, discover, parse_file, to_raw_table
 
 MAX = 1 << 20  # bytes a file may hold or expand to
@@ -142,3 +145,43 @@ def test_ingest_discover_rejects_what_is_not_a_file(tmp_path):
         ("gone.txt", "not_a_file"),
         ("pipe.txt", "not_a_file"),
     ]
+
+
+SUFFIXES = [".jsonl", ".ndjson", ".csv", ".parquet", ".txt", ".html", ".jsonl.gz", ".csv.gz", ".parquet.gz"]
+values = st.one_of(st.none(), st.text(max_size=40), st.integers(), st.floats(), st.booleans(), st.lists(st.integers()))
+json_rows = st.dictionaries(st.sampled_from(["id", "text", "body", "title", "date", "url", "source", "x"]), values)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=3000), suffix=st.sampled_from(SUFFIXES))
+def test_ingest_parse_file_turns_any_bytes_into_records_or_rejects_naming_the_file(data, suffix):
+    file = InputFile(Path(f"/in/feed/f{suffix}"), "test")
+    records, rejects = parse_file(file, data, max_bytes=MAX)
+    assert all(r.reason and r.origin.split(":")[0] == str(file.path) for r in rejects)
+    assert all(isinstance(r["payload"], bytes) and r["origin"].startswith(str(file.path)) for r in records)
+    to_raw_table(records)  # every record fits the RAW schema
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.one_of(json_rows, st.text(max_size=30)), max_size=20))
+def test_ingest_jsonl_accounts_for_every_line(rows):
+    lines = [json.dumps(r) if isinstance(r, dict) else r.replace("\n", " ").replace("\r", " ") for r in rows]
+    data = "\n".join(lines).encode()
+    records, rejects = parse_file(InputFile(Path("/in/f.jsonl"), "test"), data, max_bytes=MAX)
+    assert len(records) + len(rejects) == len([line for line in data.splitlines() if line.strip()])
+    # the first of the text fields that is present decides: a non-empty string makes a record
+    first = [
+        next((r[k] for k in ("text", "body") if r.get(k) not in (None, "")), None) for r in rows if isinstance(r, dict)
+    ]
+    kept = [t for t in first if isinstance(t, str)]
+    assert len(records) == len(kept)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.text(max_size=40), st.datetimes(timezones=st.timezones()).map(str)))
+def test_clean_parse_published_is_a_time_none_or_a_value_error(value):
+    try:
+        parsed = parse_published(value)
+    except ValueError:
+        return
+    assert parsed is None or parsed.tzinfo is not None
