@@ -49,8 +49,9 @@ def run_environment(*, verbose: bool = False) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def run_flow(parameters: RunParameters, *, verbose: bool = False):
-    """Run the `newslake_run` flow with checked parameters; returns its RunResult."""
+def run_flow(parameters: RunParameters, *, verbose: bool = False, console=None):
+    """Run the `newslake_run` flow with checked parameters; returns its RunResult. With a rich
+    `console` on a terminal, its progress shows there as live bars."""
     from newslake.tasks.ingest import anything_new
     from newslake.tasks.lake import Lake
 
@@ -62,21 +63,22 @@ def run_flow(parameters: RunParameters, *, verbose: bool = False):
     # Every input is new to a lake that does not exist yet: the workers' imports can start at once.
     new_lake = lake.is_local and not lake.exists()
     with run_environment(verbose=verbose):
-        return _call("newslake_run", parameters, eager=new_lake, has_batches=has_batches)
+        return _call("newslake_run", parameters, eager=new_lake, has_batches=has_batches, console=console)
 
 
-def backfill_flow(parameters: BackfillParameters, *, verbose: bool = False):
+def backfill_flow(parameters: BackfillParameters, *, verbose: bool = False, console=None):
     """Run the `newslake_backfill` flow with checked parameters; returns its RunResult."""
     with run_environment(verbose=verbose):
-        return _call("newslake_backfill", parameters, eager=True, has_batches=lambda: True)
+        return _call("newslake_backfill", parameters, eager=True, has_batches=lambda: True, console=console)
 
 
-def _call(name: str, parameters: LakeParameters, *, eager: bool, has_batches: Callable[[], bool]):
+def _call(name: str, parameters: LakeParameters, *, eager: bool, has_batches: Callable[[], bool], console=None):
     """Call a flow on its Prefect API and task runner. The process the local workers are forked
     from starts before the server boots when the run surely has batches (`eager`), else once
     `has_batches()` says so."""
     from newslake.flows.dask_cluster import start_worker_template, task_runner
     from newslake.flows.prefect_server import prefect_api, wait_until_ready
+    from newslake.flows.progress import live_progress
 
     local = not parameters.dask_address
     if local and eager:
@@ -92,7 +94,8 @@ def _call(name: str, parameters: LakeParameters, *, eager: bool, has_batches: Ca
         # process's as it is now (the Prefect API, credentials for the lake's object store, say).
         runner = task_runner(dask_address=parameters.dask_address, workers=parameters.workers, environ=dict(os.environ))
         wait_until_ready()
-        return getattr(pipeline, name).with_options(task_runner=runner)(parameters)
+        with live_progress(console):  # after Prefect's logging is set up: the bars replace its lines
+            return getattr(pipeline, name).with_options(task_runner=runner)(parameters)
 
 
 def run(**parameters: Any):

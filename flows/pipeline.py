@@ -7,17 +7,19 @@ the caller (see `newslake.flows.api`); the flows here run on a local cluster by 
 """
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_link_artifact, create_table_artifact
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 
 from newslake.flows.dask_cluster import SettingsTaskRunner, preload_model_on_workers, release_models_on_workers
 from newslake.flows.parameters import BackfillParameters, RunParameters
+from newslake.flows.progress import StageProgress
 from newslake.schemas import ANNOTATION_TABLES, ROLLUP_TABLES
 from newslake.tasks.aggregate import rollup_days
 from newslake.tasks.annotate import annotate_batch
@@ -80,14 +82,18 @@ def newslake_run(parameters: RunParameters) -> RunResult:
             f" since an earlier run, {ingested.rejected} rejected"
         )
         clock.lap("ingest")
-        cleaned = clean_batch.map(
-            ingested.batches,
-            run_id=unmapped(run_id),
-            ingested_at=unmapped(started),
-            languages=unmapped(p.kept_languages),
-            min_words=unmapped(p.min_words),
-            max_chars=unmapped(p.max_chars),
-        ).result()
+        cleaned = _gather(
+            clean_batch.map(
+                ingested.batches,
+                run_id=unmapped(run_id),
+                ingested_at=unmapped(started),
+                languages=unmapped(p.kept_languages),
+                min_words=unmapped(p.min_words),
+                max_chars=unmapped(p.max_chars),
+            ),
+            StageProgress(logger, "cleaned", ingested.records, unit="records"),
+            lambda c: c.kept + c.rejected,
+        )
         if any(c.kept for c in cleaned):
             preload_model_on_workers(p.model, tokens=p.tokens)
         deduped = deduplicate(
@@ -101,6 +107,7 @@ def newslake_run(parameters: RunParameters) -> RunResult:
         annotated = _annotate(deduped.batches, p)
         clock.lap("annotate")
         rejects = [ingested.rejects, *(c.batch.path("rejects-clean") for c in cleaned), deduped.rejects]
+        rejects += [b.path("rejects-annotate") for b in annotated if b.has("rejects-annotate")]
         published = publish_run(lake=lake, run_id=run_id, batches=annotated, rejects=rejects)
         rows = published.rows | rollup_days(lake=lake, days=published.days, commit_id=run_id)
         clock.lap("publish")
@@ -134,7 +141,7 @@ def _run_result(
         finished_at=datetime.now(UTC),
         parameters=p.model_dump(mode="json"),
         inputs=ingested.records + ingested.skipped + ingested.rejected,
-        documents=deduped.new + deduped.changed,
+        documents=published.rows["documents"],
         new=deduped.new,
         changed=deduped.changed,
         skipped=ingested.skipped + deduped.skipped,
@@ -148,19 +155,24 @@ def _run_result(
 
 
 def _annotate(batches: list[Batch], p: RunParameters) -> list[Batch]:
-    """Annotate the batches on the workers, logging each as it is done; then the workers let
-    their models go."""
-    logger = get_run_logger()
+    """Annotate the batches on the workers, counting documents as batches finish; then the
+    workers let their models go."""
     futures = annotate_batch.map(
         batches, model=unmapped(p.model), tokens=unmapped(p.tokens), aliases=unmapped(p.alias_table)
     )
-    done = []
-    for n, future in enumerate(as_completed(futures), start=1):
-        done.append(future.result())
-        logger.info(f"annotated batch {n}/{len(futures)}")
+    sizes = {b.name: b.rows("documents") for b in batches}
+    progress = StageProgress(get_run_logger(), "annotated", sum(sizes.values()))
+    done = _gather(futures, progress, lambda b: sizes[b.name])
     if futures:
         release_models_on_workers()
     return sorted(done, key=lambda b: b.name)
+
+
+def _gather(futures: list[PrefectFuture], progress: StageProgress, size: Callable[[Any], int]) -> list:
+    """The futures' results, in their order; each counted into `progress` as it finishes."""
+    for future in as_completed(futures):
+        progress.advance(size(future.result()))
+    return [f.result() for f in futures]
 
 
 @flow(name="newslake-backfill", flow_run_name=_new_run_id, task_runner=SettingsTaskRunner())
@@ -185,6 +197,8 @@ def newslake_backfill(parameters: BackfillParameters) -> RunResult:
         batches = export_days(lake=lake, run_id=run_id, days=todo, batch_size=p.batch_size)
         rows: Counter[str] = Counter(dict.fromkeys(tables, 0))
         for day, done in _annotated_days(batches, p, tables):
+            if failed := sum(b.rows("rejects-annotate") for b in done if b.has("rejects-annotate")):
+                logger.warning(f"{day}: {failed} documents keep their earlier annotations: annotating them failed")
             rows.update(_commit_day(lake, day, done, commit_id=f"{run_id}-{day}", tables=tables, versions=versions))
             progress.mark(day)
             logger.info(f"backfilled {day} ({len(progress.done & set(days))}/{len(days)} days)")

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES
 from newslake.tasks.amounts import extract_amounts
+from newslake.tasks.ingest import Reject, rejects_table
 from newslake.tasks.lake import Batch
 from newslake.tasks.quotes import extract_quotes
 from newslake.tasks.resolve import Lexicon, load_lexicon, resolve_entities
@@ -144,12 +145,59 @@ def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: 
     return base | {"sent_id": sent_id, "start_char": start_char, "end_char": end_char}
 
 
+def annotate_each(
+    docs: pa.Table, *, nlp, lexicon: Lexicon, tokens: bool = False
+) -> tuple[dict[str, pa.Table], dict[str, str]]:
+    """Annotate documents as `annotate` does; when the batch fails, annotate them one at a time,
+    so that a document the model or the rules cannot handle costs only itself. Returns the
+    tables of the others and, per failed doc_id, the error."""
+    try:
+        return annotate(docs, nlp=nlp, lexicon=lexicon, tokens=tokens), {}
+    except Exception:
+        pass
+    parts, failed = [annotate(docs.slice(0, 0), nlp=nlp, lexicon=lexicon, tokens=tokens)], {}
+    for n in range(docs.num_rows):
+        one = docs.slice(n, 1)
+        try:
+            parts.append(annotate(one, nlp=nlp, lexicon=lexicon, tokens=tokens))
+        except Exception as exc:
+            failed[one.column("doc_id")[0].as_py()] = f"{type(exc).__name__}: {exc}"[:500]
+    return {name: pa.concat_tables([p[name] for p in parts]) for name in parts[0]}, failed
+
+
 @task(name="annotate", cache_policy=NO_CACHE)
 def annotate_batch(batch: Batch, *, model: str, tokens: bool, aliases: str | None = None) -> Batch:
-    """Annotate the unique documents of one staged batch, staging a file per annotation table."""
-    docs = batch.read("documents", columns=["doc_id", "text", "date", "dup_of"])
-    docs = docs.filter(pc.is_null(docs.column("dup_of")))
+    """Annotate the unique documents of one staged batch, staging a file per annotation table.
+
+    A document whose annotation fails leaves the batch's documents (with its duplicates) for
+    its `rejects-annotate` file, reason `annotation_failed`: a run publishes it as a reject, a
+    backfill keeps its earlier annotations."""
+    documents = batch.read("documents")
+    unique = documents.filter(pc.is_null(documents.column("dup_of"))).select(["doc_id", "text", "date"])
     nlp = load_model(model, tokens=tokens)
-    for name, table in annotate(docs, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens).items():
+    tables, failed = annotate_each(unique, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
+    for name, table in tables.items():
         batch.write(name, table)
+    if failed:
+        _reject_failed(batch, documents, failed)
     return batch
+
+
+def _reject_failed(batch: Batch, documents: pa.Table, failed: dict[str, str]) -> None:
+    """Move the documents whose annotation failed, and their duplicates, to the batch's rejects."""
+    ids = pa.array(list(failed), pa.string())
+    hit = pc.or_(pc.is_in(documents.column("doc_id"), ids), pc.is_in(documents.column("dup_of"), ids).fill_null(False))
+    rows = documents.filter(hit).to_pylist()
+    rejects = [
+        Reject(
+            source=r["source"],
+            origin=r["origin"],
+            reason="annotation_failed",
+            detail=failed.get(r["doc_id"]) or f"a duplicate of {r['dup_of']}, whose annotation failed",
+            payload=r["text"],
+        )
+        for r in rows
+    ]
+    day = rows[0]["ingested_at"].date()
+    batch.write("rejects-annotate", rejects_table(rejects, stage="annotate", run_id=batch.staging.run_id, day=day))
+    batch.write("documents", documents.filter(pc.invert(hit)))

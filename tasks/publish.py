@@ -197,7 +197,9 @@ def export_days(*, lake: Lake, run_id: str, days: list[date], batch_size: int) -
     staging = lake.staging(run_id)
     batches: dict[date, list[Batch]] = {}
     for day in days:
-        docs = read_days(lake, TABLES["documents"], [day], ["doc_id", "text", "dup_of"])
+        docs = read_days(
+            lake, TABLES["documents"], [day], ["doc_id", "text", "dup_of", "source", "origin", "ingested_at"]
+        )
         batches[day] = []
         for n, start in enumerate(range(0, max(len(docs), 1), batch_size)):
             batch = staging.batch(f"{day.isoformat()}-{n:04d}")

@@ -3,10 +3,12 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import spacy
 
 from newslake.flows.parameters import default_model
-from newslake.tasks.annotate import annotate, load_model
+from newslake.tasks.annotate import annotate, annotate_batch, annotate_each, load_model
 from newslake.tasks.evaluate import evaluate
+from newslake.tasks.lake import Lake
 from newslake.tasks.resolve import load_lexicon
 
 BBC_GOLD = sorted((Path(__file__).parent.parent / "gold").glob("*.json"))
@@ -93,3 +95,54 @@ def test_annotate_bbc_articles_meet_their_hand_made_gold(shared, nlp, gold):
     assert scores["entities"].recall >= 0.75 and scores["entities"].precision >= 0.65, scores["entities"].misses
     assert scores["quotes"].recall >= 0.85 and scores["quotes"].precision >= 0.85, scores["quotes"].misses
     assert scores["amounts"].recall == 1.0 and scores["amounts"].precision == 1.0, scores["amounts"].misses
+
+
+@spacy.Language.component("fails_on_boom")
+def _fails_on_boom(doc):
+    """A component that breaks on one kind of text, as a model or a rule may."""
+    if "BOOM" in doc.text:
+        raise ValueError("cannot handle BOOM")
+    return doc
+
+
+def test_annotate_each_one_failing_document_costs_only_itself(ruler):
+    nlp = ruler(("PERSON", "Ann Lee"))
+    nlp.add_pipe("fails_on_boom")
+    tables, failed = annotate_each(
+        _docs("Ann Lee left.", "BOOM went Ann Lee.", "Ann Lee came back."), nlp=nlp, lexicon=LEXICON
+    )
+    assert failed == {"d1": "ValueError: cannot handle BOOM"}
+    assert tables["mentions"].column("doc_id").to_pylist() == ["d0", "d2"]
+    assert set(tables["sentences"].column("doc_id").to_pylist()) == {"d0", "d2"}
+
+
+def test_annotate_batch_turns_a_failed_document_and_its_duplicate_into_rejects(ruler, tmp_path):
+    nlp = ruler(("PERSON", "Ann Lee"))
+    nlp.add_pipe("fails_on_boom")
+    nlp.to_disk(tmp_path / "model")
+    batch = Lake.at(tmp_path / "lake").staging("r1").create().batch("0000")
+    when = datetime.datetime(2025, 3, 1, 9, tzinfo=datetime.UTC)
+    texts = ["Ann Lee left.", "BOOM went Ann Lee.", "BOOM went Ann Lee."]
+    batch.write(
+        "documents",
+        pa.table(
+            {
+                "doc_id": ["d0", "d1", "d2"],
+                "text": texts,
+                "date": [DAY] * 3,
+                "dup_of": [None, None, "d1"],
+                "source": ["s"] * 3,
+                "origin": ["a.txt", "b.txt", "c.txt"],
+                "ingested_at": [when] * 3,
+            }
+        ),
+    )
+    annotate_batch.fn(batch, model=str(tmp_path / "model"), tokens=False)
+    assert batch.read("documents").column("doc_id").to_pylist() == ["d0"]
+    rejects = batch.read("rejects-annotate").to_pylist()
+    assert [(r["origin"], r["reason"], r["stage"]) for r in rejects] == [
+        ("b.txt", "annotation_failed", "annotate"),
+        ("c.txt", "annotation_failed", "annotate"),
+    ]
+    assert "cannot handle BOOM" in rejects[0]["detail"] and rejects[1]["payload"] == texts[2]
+    assert batch.read("mentions").column("doc_id").to_pylist() == ["d0"]
