@@ -24,15 +24,14 @@ def main() -> None:
     args = parser.parse_args()
 
     from newslake.flows.parameters import default_model
-    from newslake.tasks.annotate import load_model
-    from newslake.tasks.resolve import load_lexicon
+    from newslake.tasks.annotate import load_knowledge, load_model
 
     paths = args.gold or [p for p in GOLD if p.exists()]
-    nlp, lexicon = load_model(default_model()), load_lexicon()
+    nlp, knowledge = load_model(default_model()), load_knowledge()
     totals: dict[str, Score] = {}
     print(f"{'gold file':<34} {'what':<16} {'P':>6} {'R':>6}  right/predicted/gold")
     for path in paths:
-        scores = evaluate(path, nlp=nlp, lexicon=lexicon, search=SEARCH)
+        scores = evaluate(path, nlp=nlp, knowledge=knowledge, search=SEARCH)
         if args.textacy:
             scores["quotes (textacy)"] = evaluate_textacy(
                 path, nlp=load_model(default_model(), tokens=True), search=SEARCH

@@ -42,6 +42,14 @@ AliasesOption = Annotated[
     Path | None,
     typer.Option(help="CSV of extra aliases (alias,canonical,label) (default: NEWSLAKE_ALIASES)", dir_okay=False),
 ]
+KnowledgeOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="folder whose aliases.csv, places.csv, themes.csv and tone.csv extend the packaged knowledge "
+        "(default: NEWSLAKE_KNOWLEDGE)",
+        file_okay=False,
+    ),
+]
 LakeOption = Annotated[
     str | None,
     typer.Option("--lake", help=f"lake directory or object store URL (s3://bucket/prefix) {_default('lake')}"),
@@ -202,6 +210,7 @@ def run(
     tokens: Annotated[bool, typer.Option("--tokens", help="also write the tokens table")] = False,
     model: ModelOption = None,
     aliases: AliasesOption = None,
+    knowledge: KnowledgeOption = None,
     report: Annotated[
         Path | None,
         typer.Option(help="also write the HTML report (as `newslake report`) there", dir_okay=False),
@@ -228,6 +237,7 @@ def run(
         tokens=tokens or None,
         model=model,
         aliases=aliases,
+        knowledge=knowledge,
         report=report,
         languages=language or None,
         workers=workers,
@@ -282,6 +292,7 @@ def backfill(
     ] = None,
     model: ModelOption = None,
     aliases: AliasesOption = None,
+    knowledge: KnowledgeOption = None,
     concurrency: Annotated[
         int | None, typer.Option(min=1, help="local processes annotating batches (default: all cores)")
     ] = None,
@@ -301,6 +312,7 @@ def backfill(
         tables=tables or None,
         model=model,
         aliases=aliases,
+        knowledge=knowledge,
         workers=concurrency,
         dask_address=dask_address,
         batch_size=batch_size,

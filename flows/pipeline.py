@@ -63,7 +63,7 @@ def newslake_run(parameters: RunParameters) -> RunResult:
     """Process input files into the lake and return what the run did."""
     p, logger, clock = parameters, get_run_logger(), _Clock()
     lake, started = Lake(p.lake), datetime.now(UTC)
-    run_id, versions = flow_run.name, run_versions(p.model, p.alias_table)
+    run_id, versions = flow_run.name, run_versions(p.model, p.knowledge_files)
     with lake_lock(lake, run_id):
         for finished in recover(lake):
             logger.info(f"finished publishing run {finished}, which had stopped half-way")
@@ -158,7 +158,7 @@ def _annotate(batches: list[Batch], p: RunParameters) -> list[Batch]:
     """Annotate the batches on the workers, counting documents as batches finish; then the
     workers let their models go."""
     futures = annotate_batch.map(
-        batches, model=unmapped(p.model), tokens=unmapped(p.tokens), aliases=unmapped(p.alias_table)
+        batches, model=unmapped(p.model), tokens=unmapped(p.tokens), knowledge=unmapped(p.knowledge_files)
     )
     sizes = {b.name: b.rows("documents") for b in batches}
     progress = StageProgress(get_run_logger(), "annotated", sum(sizes.values()))
@@ -185,7 +185,7 @@ def newslake_backfill(parameters: BackfillParameters) -> RunResult:
     """
     p, logger = parameters, get_run_logger()
     lake, started = Lake(p.lake), datetime.now(UTC)
-    run_id, versions = flow_run.name, run_versions(p.model, p.alias_table)
+    run_id, versions = flow_run.name, run_versions(p.model, p.knowledge_files)
     tables = p.tables or [t for t in ANNOTATION_TABLES if t != "tokens" or lake.has_rows(t)] + list(ROLLUP_TABLES)
     with lake_lock(lake, run_id):
         recover(lake)
@@ -250,7 +250,7 @@ def _annotated_days(
         yield from batches.items()
         return
     futures = {
-        annotate_batch.submit(batch, model=p.model, tokens="tokens" in annotated, aliases=p.alias_table): day
+        annotate_batch.submit(batch, model=p.model, tokens="tokens" in annotated, knowledge=p.knowledge_files): day
         for day, day_batches in batches.items()
         for batch in day_batches
     }

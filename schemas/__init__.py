@@ -16,7 +16,9 @@ import pyarrow as pa
 #   3: documents.raw_hash
 #   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
 #      cooccurrence_daily
-SCHEMA_VERSION = 4
+#   5: entities.tone, entity_daily.tone, source_daily.tone; tables tone, locations, themes, dates, location_daily,
+#      theme_daily
+SCHEMA_VERSION = 5
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
 
@@ -109,6 +111,64 @@ ENTITIES = pa.schema(
         pa.field("name", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("mentions", pa.int32(), nullable=False),
+        pa.field("tone", pa.float64()),  # the tone of the sentences that mention it
+    ]
+)
+
+# GKG's V1.5TONE fields: each a percentage of the document's words (see docs/tables.md).
+TONE = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("tone", pa.float64()),
+        pa.field("positive", pa.float64()),
+        pa.field("negative", pa.float64()),
+        pa.field("polarity", pa.float64()),
+        pa.field("activity_density", pa.float64()),
+        pa.field("self_group_density", pa.float64()),
+        pa.field("word_count", pa.int32(), nullable=False),
+    ]
+)
+
+LOCATIONS = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("place_key", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("country", pa.string()),  # ISO 3166 alpha-2
+        pa.field("fips", pa.string()),  # FIPS 10-4, GKG's country codes
+        pa.field("admin1", pa.string()),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("geonameid", pa.int64()),
+        pa.field("rule", pa.string(), nullable=False),
+    ]
+)
+
+THEMES = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("theme", pa.string(), nullable=False),
+    ]
+)
+
+DATES = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_id", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("resolved", pa.date32()),
+        pa.field("resolution", pa.string()),  # day, month or year; null when not a point in time
     ]
 )
 
@@ -136,6 +196,7 @@ ENTITY_DAILY = pa.schema(
         pa.field("label", pa.string(), nullable=False),
         pa.field("mentions", pa.int64(), nullable=False),
         pa.field("documents", pa.int64(), nullable=False),
+        pa.field("tone", pa.float64()),
     ]
 )
 
@@ -166,6 +227,30 @@ SOURCE_DAILY = pa.schema(
         pa.field("duplicates", pa.int64(), nullable=False),
         pa.field("words", pa.int64(), nullable=False),
         pa.field("mentions", pa.int64(), nullable=False),
+        pa.field("tone", pa.float64()),
+    ]
+)
+
+LOCATION_DAILY = pa.schema(
+    [
+        pa.field("place_key", pa.string(), nullable=False),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("type", pa.string(), nullable=False),
+        pa.field("country", pa.string()),
+        pa.field("lat", pa.float64()),
+        pa.field("lon", pa.float64()),
+        pa.field("mentions", pa.int64(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("tone", pa.float64()),
+    ]
+)
+
+THEME_DAILY = pa.schema(
+    [
+        pa.field("theme", pa.string(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("stories", pa.int64(), nullable=False),
+        pa.field("tone", pa.float64()),
     ]
 )
 
@@ -230,11 +315,17 @@ TABLES: dict[str, Table] = {
         Table("entities", ENTITIES, ("doc_id", "entity_key"), "doc_id"),
         Table("quotes", QUOTES, ("doc_id", "start_char"), "doc_id"),
         Table("amounts", AMOUNTS, ("doc_id", "start_char"), "doc_id"),
+        Table("tone", TONE, ("doc_id",), "doc_id"),
+        Table("locations", LOCATIONS, ("doc_id", "start_char"), "doc_id"),
+        Table("themes", THEMES, ("doc_id", "start_char", "theme"), "doc_id"),
+        Table("dates", DATES, ("doc_id", "start_char"), "doc_id"),
         Table("tokens", TOKENS, ("doc_id", "i"), "doc_id"),
         Table("entity_daily", ENTITY_DAILY, ("entity_key",), None),
         Table("cooccurrence_daily", COOCCURRENCE_DAILY, ("entity_key", "other_key"), None),
         Table("speaker_daily", SPEAKER_DAILY, ("speaker_key",), None),
         Table("source_daily", SOURCE_DAILY, ("source",), None),
+        Table("location_daily", LOCATION_DAILY, ("place_key",), None),
+        Table("theme_daily", THEME_DAILY, ("theme",), None),
         Table("rejects", REJECTS, ("origin",), "origin"),
         Table("replaced_documents", REPLACED_DOCUMENTS, ("replaced_by", "doc_id"), "replaced_by"),
         Table("runs", RUNS, ("run_id",), "run_id"),
@@ -242,5 +333,23 @@ TABLES: dict[str, Table] = {
 }
 
 # Tables derived from documents by annotation, in the order a run publishes them.
-ANNOTATION_TABLES = ("sentences", "mentions", "entities", "quotes", "amounts", "tokens")
-ROLLUP_TABLES = ("entity_daily", "cooccurrence_daily", "speaker_daily", "source_daily")
+ANNOTATION_TABLES = (
+    "sentences",
+    "mentions",
+    "entities",
+    "quotes",
+    "amounts",
+    "tone",
+    "locations",
+    "themes",
+    "dates",
+    "tokens",
+)
+ROLLUP_TABLES = (
+    "entity_daily",
+    "cooccurrence_daily",
+    "speaker_daily",
+    "source_daily",
+    "location_daily",
+    "theme_daily",
+)

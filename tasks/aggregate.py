@@ -17,7 +17,8 @@ from newslake.tasks.lake import Lake, read_days, stage_rows
 
 
 def entity_daily(entities: pa.Table) -> pa.Table:
-    """Mentions and documents per entity per day, from `entities` rows (with `date`)."""
+    """Mentions and documents per entity per day, and the mean tone of its documents' sentences
+    that mention it, from `entities` rows (with `date`)."""
     frame = pl.from_arrow(entities)
     result = (
         frame.group_by("date", "entity_key")
@@ -26,6 +27,7 @@ def entity_daily(entities: pa.Table) -> pa.Table:
             pl.col("label").mode().sort().first().alias("label"),
             pl.col("mentions").sum().cast(pl.Int64).alias("mentions"),
             pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
+            pl.col("tone").mean().alias("tone"),
         )
         .sort("date", "mentions", "entity_key", descending=[False, True, False])
     )
@@ -85,25 +87,76 @@ def speaker_daily(quotes: pa.Table) -> pa.Table:
     return result.to_arrow()
 
 
-def source_daily(documents: pa.Table, mentions: pa.Table) -> pa.Table:
-    """Documents, duplicates, words and mentions per source per day.
+def source_daily(documents: pa.Table, mentions: pa.Table, tone: pa.Table) -> pa.Table:
+    """Documents, duplicates, words, mentions and mean tone per source per day.
 
-    `documents` needs doc_id, source, n_words, dup_of and date; `mentions` needs doc_id.
-    Words and mentions count unique documents only.
+    `documents` needs doc_id, source, n_words, dup_of and date; `mentions` needs doc_id; `tone`
+    doc_id and tone. Words, mentions and tone count unique documents only.
     """
     docs = pl.from_arrow(documents).select("date", "source", "doc_id", "n_words", "dup_of")
     per_doc = pl.from_arrow(mentions).group_by("doc_id").len("mentions")
+    tones = pl.from_arrow(tone).select("doc_id", "tone")
     unique = pl.col("dup_of").is_null()
     result = (
         docs.join(per_doc, on="doc_id", how="left")
+        .join(tones, on="doc_id", how="left")
         .group_by("date", "source")
         .agg(
             unique.sum().cast(pl.Int64).alias("documents"),
             (~unique).sum().cast(pl.Int64).alias("duplicates"),
             pl.col("n_words").filter(unique).sum().cast(pl.Int64).alias("words"),
             pl.col("mentions").filter(unique).fill_null(0).sum().cast(pl.Int64).alias("mentions"),
+            pl.col("tone").filter(unique).mean().alias("tone"),
         )
         .sort("date", "source")
+    )
+    return result.to_arrow()
+
+
+def location_daily(locations: pa.Table, tone: pa.Table) -> pa.Table:
+    """Mentions, documents and the mean tone of those documents per place per day.
+
+    `locations` needs doc_id, place_key, name, type, country, lat, lon and date; `tone` doc_id
+    and tone."""
+    tones = pl.from_arrow(tone).select("doc_id", "tone")
+    result = (
+        pl.from_arrow(locations)
+        .group_by("date", "place_key")
+        .agg(
+            pl.col("name", "type", "country", "lat", "lon").first(),
+            pl.len().cast(pl.Int64).alias("mentions"),
+            pl.col("doc_id").unique().alias("doc_ids"),
+        )
+        .explode("doc_ids")
+        .join(tones, left_on="doc_ids", right_on="doc_id", how="left")
+        .group_by("date", "place_key")
+        .agg(
+            pl.col("name", "type", "country", "lat", "lon", "mentions").first(),
+            pl.len().cast(pl.Int64).alias("documents"),
+            pl.col("tone").mean(),
+        )
+        .sort("date", "mentions", "place_key", descending=[False, True, False])
+    )
+    return result.to_arrow()
+
+
+def theme_daily(themes: pa.Table, documents: pa.Table, tone: pa.Table) -> pa.Table:
+    """Documents, distinct stories and the mean tone of those documents per theme per day.
+
+    `themes` needs doc_id, theme and date; `documents` doc_id and story_id; `tone` doc_id and tone."""
+    per_doc = pl.from_arrow(themes).select("date", "theme", "doc_id").unique()
+    stories = pl.from_arrow(documents).select("doc_id", "story_id")
+    tones = pl.from_arrow(tone).select("doc_id", "tone")
+    result = (
+        per_doc.join(stories, on="doc_id", how="left")
+        .join(tones, on="doc_id", how="left")
+        .group_by("date", "theme")
+        .agg(
+            pl.len().cast(pl.Int64).alias("documents"),
+            pl.coalesce("story_id", "doc_id").n_unique().cast(pl.Int64).alias("stories"),
+            pl.col("tone").mean(),
+        )
+        .sort("date", "documents", "theme", descending=[False, True, False])
     )
     return result.to_arrow()
 
@@ -119,7 +172,7 @@ def rollup_days(
 
     rows = {}
     if "entity_daily" in tables:
-        entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions"])
+        entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions", "tone"])
         rows["entity_daily"] = entity_daily(entities)
     if "cooccurrence_daily" in tables:
         entities = read("entities", ["doc_id", "entity_key", "name"])
@@ -128,7 +181,13 @@ def rollup_days(
         rows["speaker_daily"] = speaker_daily(read("quotes", ["doc_id", "speaker", "speaker_key"]))
     if "source_daily" in tables:
         documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
-        rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]))
+        rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]), read("tone", ["doc_id", "tone"]))
+    if "location_daily" in tables:
+        columns = ["doc_id", "place_key", "name", "type", "country", "lat", "lon"]
+        rows["location_daily"] = location_daily(read("locations", columns), read("tone", ["doc_id", "tone"]))
+    if "theme_daily" in tables:
+        documents, tone = read("documents", ["doc_id", "story_id"]), read("tone", ["doc_id", "tone"])
+        rows["theme_daily"] = theme_daily(read("themes", ["doc_id", "theme"]), documents, tone)
     for name, rollup in rows.items():
         stage_rows(lake, TABLES[name], rollup, commit_id=commit_id, days=days)
     return {name: len(rollup) for name, rollup in rows.items()}

@@ -1,5 +1,5 @@
 """Annotate: run the spaCy model over documents and lay out sentences, resolved entity mentions,
-quotes and amounts.
+quotes, amounts, tone, places, themes and dates.
 
 All offsets are character offsets into `documents.text`. The model is a setting; it is loaded
 once per process and only with the components the requested outputs need.
@@ -10,6 +10,7 @@ import ctypes.util
 import gc
 from bisect import bisect_right
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache, partial
 
 import pyarrow as pa
@@ -19,14 +20,26 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES
 from newslake.tasks.amounts import extract_amounts
+from newslake.tasks.dates import resolve_date
 from newslake.tasks.ingest import Reject, rejects_table
+from newslake.tasks.knowledge import PACKAGED, KnowledgeFiles
 from newslake.tasks.lake import Batch
+from newslake.tasks.places import Gazetteer, Place, load_gazetteer, locate_places
 from newslake.tasks.quotes import extract_quotes
 from newslake.tasks.resolve import Lexicon, load_lexicon, resolve_entities
+from newslake.tasks.themes import Taxonomy, find_themes, load_taxonomy
+from newslake.tasks.tone import ToneLexicon, WordCounts, count_words, load_tone_lexicon
 
 # Documents spaCy parses at once: 16 parses as fast as 64 on news-length texts here and keeps
 # each worker about 380 MB smaller (0.52 against 0.90 GB peak on BBC articles).
 PIPE_BATCH_SIZE = 16
+
+
+def dask_setup(worker=None) -> None:
+    """Make a Dask worker that preloads this module ready to annotate: the packaged knowledge
+    (the gazetteer takes half a second) loaded as it starts, or once in the fork server it is
+    forked from (see `flows.worker_template`)."""
+    load_knowledge()
 
 
 async def preload_model(name: str, *, tokens: bool = False) -> None:
@@ -68,8 +81,38 @@ def load_model(name: str, *, tokens: bool = False):
         ) from exc
 
 
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the rules read: names and aliases, places, themes and tone word lists."""
+
+    lexicon: Lexicon
+    gazetteer: Gazetteer
+    taxonomy: Taxonomy
+    tone: ToneLexicon
+
+    def versions(self) -> dict[str, str]:
+        """A fingerprint of each part, for the `runs` table: which knowledge made a run's rows."""
+        return {
+            "lexicon": self.lexicon.fingerprint,
+            "gazetteer": self.gazetteer.fingerprint,
+            "themes": self.taxonomy.fingerprint,
+            "tone_lexicon": self.tone.fingerprint,
+        }
+
+
+def load_knowledge(files: KnowledgeFiles = PACKAGED) -> Knowledge:
+    """The packaged knowledge with the user's additions (each file read once per process, and
+    again once it is edited)."""
+    return Knowledge(
+        lexicon=load_lexicon(files.extra("aliases.csv")),
+        gazetteer=load_gazetteer(files.extra("places.csv")),
+        taxonomy=load_taxonomy(files.extra("themes.csv")),
+        tone=load_tone_lexicon(files.extra("tone.csv")),
+    )
+
+
 def annotate(
-    docs: pa.Table, *, nlp, lexicon: Lexicon, tokens: bool = False, batch_size: int = PIPE_BATCH_SIZE
+    docs: pa.Table, *, nlp, knowledge: Knowledge, tokens: bool = False, batch_size: int = PIPE_BATCH_SIZE
 ) -> dict[str, pa.Table]:
     """Annotate documents (doc_id, text, date columns) with a loaded spaCy pipeline: the annotation
     tables by name, each with its `date` partition column (tokens only when asked for)."""
@@ -78,43 +121,95 @@ def annotate(
     dates = docs.column("date").to_pylist()
     texts = docs.column("text").to_pylist()
     for doc_id, day, doc in zip(ids, dates, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        base = {"doc_id": doc_id, "date": day}
-        starts = [s.start_char for s in doc.sents]
-        ends = [s.end_char for s in doc.sents]
-        rows["sentences"].extend(
-            base | {"sent_id": n, "start_char": start, "end_char": end}
-            for n, (start, end) in enumerate(zip(starts, ends, strict=True))
-        )
-        located = partial(_located, base, starts)
-
-        mentions = resolve_entities(doc, lexicon=lexicon)
-        rows["mentions"].extend(
-            located(m.start_char, m.end_char)
-            | {"text": m.text, "label": m.label, "entity_key": m.key, "name": m.name, "rule": m.rule}
-            for m in mentions
-        )
-        per_key = Counter(m.key for m in mentions)
-        first = {m.key: m for m in reversed(mentions)}
-        rows["entities"].extend(
-            base | {"entity_key": key, "name": first[key].name, "label": first[key].label, "mentions": n}
-            for key, n in per_key.items()
-        )
-        rows["quotes"].extend(
-            located(q.start_char, q.end_char)
-            | {"text": q.text, "speaker": q.speaker, "speaker_key": q.speaker_key, "cue": q.cue, "kind": q.kind}
-            for q in extract_quotes(doc, mentions, lexicon=lexicon)
-        )
-        rows["amounts"].extend(
-            located(a.start_char, a.end_char)
-            | {"text": a.text, "kind": a.kind, "value": a.value, "currency": a.currency, "unit": a.unit}
-            for a in extract_amounts(doc)
-        )
-        if tokens:
-            rows["tokens"].extend(_token_rows(doc, base, starts))
+        for name, found in _document_rows(doc, {"doc_id": doc_id, "date": day}, knowledge, tokens=tokens).items():
+            rows[name].extend(found)
     return {
         name: pa.Table.from_pylist(rows[name], schema=TABLES[name].dataset_schema)
         for name in ANNOTATION_TABLES
         if tokens or name != "tokens"
+    }
+
+
+def _document_rows(doc, base: dict, knowledge: Knowledge, *, tokens: bool) -> dict[str, list[dict]]:
+    """One parsed document's rows of each annotation table."""
+    sentences = list(doc.sents)
+    starts = [s.start_char for s in sentences]
+    located = partial(_located, base, starts)
+    mentions = resolve_entities(doc, lexicon=knowledge.lexicon)
+    counts = [count_words((t.lower_ for t in s if t.is_alpha), knowledge.tone) for s in sentences]
+    rows = {
+        "sentences": [
+            base | {"sent_id": n, "start_char": s.start_char, "end_char": s.end_char} for n, s in enumerate(sentences)
+        ],
+        "mentions": [
+            located(m.start_char, m.end_char)
+            | {"text": m.text, "label": m.label, "entity_key": m.key, "name": m.name, "rule": m.rule}
+            for m in mentions
+        ],
+        "entities": _entity_rows(mentions, base, starts, counts),
+        "quotes": [
+            located(q.start_char, q.end_char)
+            | {"text": q.text, "speaker": q.speaker, "speaker_key": q.speaker_key, "cue": q.cue, "kind": q.kind}
+            for q in extract_quotes(doc, mentions, lexicon=knowledge.lexicon)
+        ],
+        "amounts": [
+            located(a.start_char, a.end_char)
+            | {"text": a.text, "kind": a.kind, "value": a.value, "currency": a.currency, "unit": a.unit}
+            for a in extract_amounts(doc)
+        ],
+        "tone": [base | sum(counts, WordCounts()).measures()],
+        "locations": [
+            located(p.start_char, p.end_char) | {"text": p.text, "rule": p.rule} | _place_columns(p.place)
+            for p in locate_places(doc.text, mentions, knowledge.gazetteer)
+        ],
+        "themes": [
+            located(t.start_char, t.end_char) | {"text": t.text, "theme": t.theme}
+            for t in find_themes(doc.text, knowledge.taxonomy)
+        ],
+        "dates": [
+            located(e.start_char, e.end_char)
+            | {"text": e.text, **dict(zip(("resolved", "resolution"), resolve_date(e.text, base["date"]), strict=True))}
+            for e in doc.ents
+            if e.label_ == "DATE"
+        ],
+    }
+    if tokens:
+        rows["tokens"] = _token_rows(doc, base, starts)
+    return rows
+
+
+def _entity_rows(mentions: list, base: dict, sentence_starts: list[int], counts: list[WordCounts]) -> list[dict]:
+    """One row per entity of a document: its canonical name, mentions, and the tone of the
+    sentences that mention it."""
+    per_key = Counter(m.key for m in mentions)
+    first = {m.key: m for m in reversed(mentions)}
+    sentences: dict[str, set[int]] = {}
+    for m in mentions:
+        sentences.setdefault(m.key, set()).add(bisect_right(sentence_starts, m.start_char) - 1)
+    return [
+        base
+        | {
+            "entity_key": key,
+            "name": first[key].name,
+            "label": first[key].label,
+            "mentions": n,
+            "tone": sum((counts[i] for i in sentences[key]), WordCounts()).tone,
+        }
+        for key, n in per_key.items()
+    ]
+
+
+def _place_columns(place: Place) -> dict:
+    return {
+        "place_key": place.key,
+        "name": place.name,
+        "type": place.type,
+        "country": place.country,
+        "fips": place.fips,
+        "admin1": place.admin1,
+        "lat": place.lat,
+        "lon": place.lon,
+        "geonameid": place.geonameid,
     }
 
 
@@ -146,27 +241,27 @@ def _located(base: dict, sentence_starts: list[int], start_char: int, end_char: 
 
 
 def annotate_each(
-    docs: pa.Table, *, nlp, lexicon: Lexicon, tokens: bool = False
+    docs: pa.Table, *, nlp, knowledge: Knowledge, tokens: bool = False
 ) -> tuple[dict[str, pa.Table], dict[str, str]]:
     """Annotate documents as `annotate` does; when the batch fails, annotate them one at a time,
     so that a document the model or the rules cannot handle costs only itself. Returns the
     tables of the others and, per failed doc_id, the error."""
     try:
-        return annotate(docs, nlp=nlp, lexicon=lexicon, tokens=tokens), {}
+        return annotate(docs, nlp=nlp, knowledge=knowledge, tokens=tokens), {}
     except Exception:
         pass
-    parts, failed = [annotate(docs.slice(0, 0), nlp=nlp, lexicon=lexicon, tokens=tokens)], {}
+    parts, failed = [annotate(docs.slice(0, 0), nlp=nlp, knowledge=knowledge, tokens=tokens)], {}
     for n in range(docs.num_rows):
         one = docs.slice(n, 1)
         try:
-            parts.append(annotate(one, nlp=nlp, lexicon=lexicon, tokens=tokens))
+            parts.append(annotate(one, nlp=nlp, knowledge=knowledge, tokens=tokens))
         except Exception as exc:
             failed[one.column("doc_id")[0].as_py()] = f"{type(exc).__name__}: {exc}"[:500]
     return {name: pa.concat_tables([p[name] for p in parts]) for name in parts[0]}, failed
 
 
 @task(name="annotate", cache_policy=NO_CACHE)
-def annotate_batch(batch: Batch, *, model: str, tokens: bool, aliases: str | None = None) -> Batch:
+def annotate_batch(batch: Batch, *, model: str, tokens: bool, knowledge: KnowledgeFiles) -> Batch:
     """Annotate the unique documents of one staged batch, staging a file per annotation table.
 
     A document whose annotation fails leaves the batch's documents (with its duplicates) for
@@ -175,7 +270,7 @@ def annotate_batch(batch: Batch, *, model: str, tokens: bool, aliases: str | Non
     documents = batch.read("documents")
     unique = documents.filter(pc.is_null(documents.column("dup_of"))).select(["doc_id", "text", "date"])
     nlp = load_model(model, tokens=tokens)
-    tables, failed = annotate_each(unique, nlp=nlp, lexicon=load_lexicon(aliases), tokens=tokens)
+    tables, failed = annotate_each(unique, nlp=nlp, knowledge=load_knowledge(knowledge), tokens=tokens)
     for name, table in tables.items():
         batch.write(name, table)
     if failed:

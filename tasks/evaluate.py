@@ -1,5 +1,5 @@
-"""Quality: precision and recall of newslake's entities, quotes and amounts against hand-made
-gold files.
+"""Quality: precision and recall of newslake's entities, quotes, amounts and places against
+hand-made gold files.
 
 A gold file (JSON) names its document and lists canonical entities with their surface forms and
 mention counts, direct quotes with their speaker and first words, scare quotes that are not
@@ -9,6 +9,7 @@ An entity is right when one predicted entity carries its canonical name or one o
 with its label and its mention count within one; precision counts predicted entities of the
 labels the gold file uses. A quote is right when a predicted quote starts with the gold words
 and has the gold speaker. An amount is right when its text, value and unit or currency match.
+A place the gazetteer holds is right when its mentions resolve to its GeoNames id.
 """
 
 import json
@@ -121,7 +122,22 @@ def score_amounts(gold: dict, amounts: list[dict]) -> Score:
     return score
 
 
-def evaluate(gold_path: Path, *, nlp, lexicon, search: Sequence[Path] = ()) -> dict[str, Score]:
+def score_places(gold: dict, predicted: list[dict]) -> Score:
+    """Places of the gold file that the gazetteer holds: right when a predicted location with one
+    of its forms has its GeoNames id; precision over the distinct places resolved to an id."""
+    held = [g for g in gold.get("locations", []) if g["in_gazetteer"]]
+    score = Score(predicted=len({p["geonameid"] for p in predicted if p["geonameid"]}), gold=len(held))
+    for g in held:
+        forms = {_fold(f) for f in g["forms"]}
+        got = {p["geonameid"] for p in predicted if _fold(p["text"]) in forms}
+        if got == {g["geonameid"]}:
+            score.correct += 1
+        else:
+            score.misses.append(f"place {g['name']!r} ({g['geonameid']}): got {sorted(got, key=str) or 'nothing'}")
+    return score
+
+
+def evaluate(gold_path: Path, *, nlp, knowledge, search: Sequence[Path] = ()) -> dict[str, Score]:
     """newslake's annotations of one gold file's document, scored."""
     import pyarrow as pa
 
@@ -130,7 +146,7 @@ def evaluate(gold_path: Path, *, nlp, lexicon, search: Sequence[Path] = ()) -> d
     gold = json.loads(gold_path.read_text())
     text = document_text(gold_path, gold, search)
     docs = pa.table({"doc_id": ["gold"], "text": [text], "date": pa.array([None], pa.date32())})
-    tables = annotate(docs, nlp=nlp, lexicon=lexicon)
+    tables = annotate(docs, nlp=nlp, knowledge=knowledge)
     aliases = {_fold(g["canonical"]): {_fold(f) for f in g["forms"]} for g in gold["entities"]}
 
     def same_speaker(predicted: str | None, name: str) -> bool:
@@ -140,6 +156,7 @@ def evaluate(gold_path: Path, *, nlp, lexicon, search: Sequence[Path] = ()) -> d
         "entities": score_entities(gold, tables["entities"].to_pylist()),
         "quotes": score_quotes(gold, tables["quotes"].to_pylist(), same_speaker),
         "amounts": score_amounts(gold, tables["amounts"].to_pylist()),
+        **({"places": score_places(gold, tables["locations"].to_pylist())} if "locations" in gold else {}),
     }
 
 

@@ -16,6 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES, Table
+from newslake.tasks.knowledge import KnowledgeFiles
 from newslake.tasks.lake import Batch, Lake, commit, locate, read_days, read_table, stage_rows
 from newslake.tasks.lake.storage import AnyPath, read_parquet
 
@@ -56,9 +57,9 @@ def new_run_id(started: datetime) -> str:
     return f"{started:%Y%m%dT%H%M%S}-{uuid4().hex[:6]}"
 
 
-def run_versions(model: str, aliases: str | None) -> dict[str, str]:
-    """The versions a run's rows come from: newslake, the model, the lexicon and the libraries."""
-    from newslake.tasks.resolve import load_lexicon
+def run_versions(model: str, knowledge: KnowledgeFiles) -> dict[str, str]:
+    """The versions a run's rows come from: newslake, the model, the knowledge and the libraries."""
+    from newslake.tasks.annotate import load_knowledge
 
     def installed(name: str) -> str:
         try:
@@ -70,7 +71,7 @@ def run_versions(model: str, aliases: str | None) -> dict[str, str]:
         "newslake": installed("newslake"),
         "model": model,
         "model_version": installed(model),
-        "lexicon": load_lexicon(aliases).fingerprint,
+        **load_knowledge(knowledge).versions(),
         "spacy": installed("spacy"),
         "prefect": installed("prefect"),
         "pyarrow": installed("pyarrow"),

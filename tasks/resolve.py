@@ -15,7 +15,6 @@ Each mention records the rule that decided it:
 World knowledge (aliases, titles, cue verbs) lives in `tasks/lexicon/`, extendable by the user.
 """
 
-import csv
 import hashlib
 import re
 from collections import Counter
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+
+from newslake.tasks.knowledge import cached_by_file, csv_rows
 
 # Named entities; numeric labels (DATE, MONEY, CARDINAL, ...) are not entities to resolve.
 ENTITY_LABELS = frozenset(
@@ -62,7 +63,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-@lru_cache(maxsize=4)
+@cached_by_file
 def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) added on top."""
     folder = files("newslake.tasks") / "lexicon"
@@ -75,17 +76,14 @@ def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     aliases: dict[str, tuple[str, str]] = {}
     forms: list[str] = []
     for text in tables:
-        reader = csv.DictReader(_lines(text))
-        if not {"alias", "canonical", "label"} <= set(reader.fieldnames or ()):
-            raise ValueError(f"an alias table needs the columns alias,canonical,label; got {reader.fieldnames}")
-        for row in reader:
-            if not all((row.get(column) or "").strip() for column in ("alias", "canonical", "label")):
-                raise ValueError(f"line {reader.line_num} needs an alias, a canonical name and a label: {row}")
-            label = row["label"].strip().upper()
+        for line, row in csv_rows(text, required=("alias", "canonical", "label"), what="an alias table"):
+            if not all(row.get(column) for column in ("alias", "canonical", "label")):
+                raise ValueError(f"line {line} needs an alias, a canonical name and a label: {row}")
+            label = row["label"].upper()
             if label not in ENTITY_LABELS:
                 raise ValueError(f"alias {row['alias']!r} has label {label!r}; use one of {sorted(ENTITY_LABELS)}")
-            aliases[row["alias"].strip().casefold()] = (row["canonical"].strip(), label)
-            forms.append(row["alias"].strip())
+            aliases[row["alias"].casefold()] = (row["canonical"], label)
+            forms.append(row["alias"])
     cues, names = (folder / "cue_verbs.txt").read_text(), (folder / "titles.txt").read_text()
     cue_verbs = {form.casefold() for line in _lines(cues) for form in line.split()}
     titles = {t.casefold().rstrip(".") for t in _lines(names)}

@@ -6,14 +6,15 @@ import pytest
 import spacy
 
 from newslake.flows.parameters import default_model
-from newslake.tasks.annotate import annotate, annotate_batch, annotate_each, load_model
+from newslake.schemas import ANNOTATION_TABLES
+from newslake.tasks.annotate import annotate, annotate_batch, annotate_each, load_knowledge, load_model
 from newslake.tasks.evaluate import evaluate
+from newslake.tasks.knowledge import PACKAGED
 from newslake.tasks.lake import Lake
-from newslake.tasks.resolve import load_lexicon
 
 BBC_GOLD = sorted((Path(__file__).parent.parent / "gold").glob("*.json"))
 
-LEXICON = load_lexicon()
+KNOWLEDGE = load_knowledge()
 
 DAY = datetime.date(2025, 3, 1)
 
@@ -36,7 +37,7 @@ def _docs(*texts: str) -> pa.Table:
 
 def test_annotate_offsets_point_into_the_text(ruler_nlp):
     text = "Ann Lee flew to the Netherlands on Monday. Lee said it was cold. Netherlands is flat."
-    result = annotate(_docs(text), nlp=ruler_nlp, lexicon=LEXICON)
+    result = annotate(_docs(text), nlp=ruler_nlp, knowledge=KNOWLEDGE)
     mentions = result["mentions"].to_pylist()
     assert [(m["text"], m["sent_id"], m["entity_key"], m["rule"]) for m in mentions] == [
         ("Ann Lee", 0, "person:ann lee", "model"),
@@ -49,11 +50,22 @@ def test_annotate_offsets_point_into_the_text(ruler_nlp):
     assert [text[s["start_char"] : s["end_char"]] for s in sentences][1] == "Lee said it was cold."
     entities = {e["entity_key"]: (e["name"], e["mentions"]) for e in result["entities"].to_pylist()}
     assert entities == {"person:ann lee": ("Ann Lee", 2), "gpe:netherlands": ("Netherlands", 2)}
-    assert set(result) == {"sentences", "mentions", "entities", "quotes", "amounts"}  # tokens only on request
+    assert set(result) == {
+        "sentences",
+        "mentions",
+        "entities",
+        "quotes",
+        "amounts",
+        "tone",
+        "locations",
+        "themes",
+        "dates",
+    }
+    assert "tokens" not in result  # only on request
 
 
 def test_annotate_tokens_on_request(ruler_nlp):
-    result = annotate(_docs("Ann Lee left.", "Lee stayed."), nlp=ruler_nlp, lexicon=LEXICON, tokens=True)
+    result = annotate(_docs("Ann Lee left.", "Lee stayed."), nlp=ruler_nlp, knowledge=KNOWLEDGE, tokens=True)
     tokens = result["tokens"].to_pylist()
     assert [(t["doc_id"], t["i"], t["text"], t["ent_type"]) for t in tokens[:3]] == [
         ("d0", 0, "Ann", "PERSON"),
@@ -64,8 +76,8 @@ def test_annotate_tokens_on_request(ruler_nlp):
 
 
 def test_annotate_empty_batch(ruler_nlp):
-    result = annotate(_docs(), nlp=ruler_nlp, lexicon=LEXICON, tokens=True)
-    assert [t.num_rows for t in result.values()] == [0] * 6
+    result = annotate(_docs(), nlp=ruler_nlp, knowledge=KNOWLEDGE, tokens=True)
+    assert [t.num_rows for t in result.values()] == [0] * len(ANNOTATION_TABLES)
 
 
 def test_annotate_model_runs_the_attribute_ruler_and_lemmatizer_only_for_token_rows(nlp):
@@ -79,7 +91,7 @@ def test_annotate_seed_article_meets_the_gold(shared, nlp):
     """The real model on the seed article: 13 of 14 canonical entities with their mention counts
     within one and none split in two, all 9 quotes with their speakers and no scare quote, all
     3 amounts with value and unit."""
-    scores = evaluate(shared("seed/gold.json"), nlp=nlp, lexicon=LEXICON, search=[shared(".")])
+    scores = evaluate(shared("seed/gold.json"), nlp=nlp, knowledge=KNOWLEDGE, search=[shared(".")])
     assert scores["entities"].correct >= 13, scores["entities"].misses
     assert not [m for m in scores["entities"].misses if "split" in m]
     assert scores["quotes"].correct == 9 and not scores["quotes"].misses, scores["quotes"].misses
@@ -91,7 +103,7 @@ def test_annotate_bbc_articles_meet_their_hand_made_gold(shared, nlp, gold):
     """Hand-annotated BBC politics articles: recall and precision no lower than measured when
     they were added (entities 0.75, quotes 0.85, amounts 1.0 per article at worst)."""
     shared("corpora/bbc")
-    scores = evaluate(gold, nlp=nlp, lexicon=LEXICON, search=[shared(".")])
+    scores = evaluate(gold, nlp=nlp, knowledge=KNOWLEDGE, search=[shared(".")])
     assert scores["entities"].recall >= 0.75 and scores["entities"].precision >= 0.65, scores["entities"].misses
     assert scores["quotes"].recall >= 0.85 and scores["quotes"].precision >= 0.85, scores["quotes"].misses
     assert scores["amounts"].recall == 1.0 and scores["amounts"].precision == 1.0, scores["amounts"].misses
@@ -109,7 +121,7 @@ def test_annotate_each_one_failing_document_costs_only_itself(ruler):
     nlp = ruler(("PERSON", "Ann Lee"))
     nlp.add_pipe("fails_on_boom")
     tables, failed = annotate_each(
-        _docs("Ann Lee left.", "BOOM went Ann Lee.", "Ann Lee came back."), nlp=nlp, lexicon=LEXICON
+        _docs("Ann Lee left.", "BOOM went Ann Lee.", "Ann Lee came back."), nlp=nlp, knowledge=KNOWLEDGE
     )
     assert failed == {"d1": "ValueError: cannot handle BOOM"}
     assert tables["mentions"].column("doc_id").to_pylist() == ["d0", "d2"]
@@ -137,7 +149,7 @@ def test_annotate_batch_turns_a_failed_document_and_its_duplicate_into_rejects(r
             }
         ),
     )
-    annotate_batch.fn(batch, model=str(tmp_path / "model"), tokens=False)
+    annotate_batch.fn(batch, model=str(tmp_path / "model"), tokens=False, knowledge=PACKAGED)
     assert batch.read("documents").column("doc_id").to_pylist() == ["d0"]
     rejects = batch.read("rejects-annotate").to_pylist()
     assert [(r["origin"], r["reason"], r["stage"]) for r in rejects] == [

@@ -1,0 +1,62 @@
+"""Where the knowledge the annotation rules read comes from, as data: the packaged files of `lexicon/` (aliases,
+titles, cue verbs, places, themes, tone word lists), and a user's additions to them.
+
+A user adds knowledge with an alias table (`--aliases`) and a knowledge folder (`--knowledge`)
+whose files extend the packaged ones of the same name: `aliases.csv`, `places.csv`,
+`themes.csv` and `tone.csv` (see docs/rules.md).
+"""
+
+import csv
+import functools
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+FOLDER_FILES = ("aliases.csv", "places.csv", "themes.csv", "tone.csv")
+
+
+@dataclass(frozen=True)
+class KnowledgeFiles:
+    """A user's additions, as paths every worker reads: an alias table, and a folder of files
+    that extend the packaged ones of the same name."""
+
+    aliases: str | None = None
+    folder: str | None = None
+
+    def extra(self, name: str) -> str | None:
+        """The user's file that extends a packaged one, if there is one."""
+        if name == "aliases.csv" and self.aliases:
+            return self.aliases
+        path = Path(self.folder) / name if self.folder else None
+        return str(path) if path and path.is_file() else None
+
+
+PACKAGED = KnowledgeFiles()
+T = TypeVar("T")  # the packaged knowledge alone
+
+
+def csv_rows(text: str, *, required: tuple[str, ...], what: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of a knowledge CSV (lines starting with # are comments), with their line numbers;
+    a ValueError naming `what` when a required column is missing."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    if not set(required) <= set(reader.fieldnames or ()):
+        raise ValueError(f"{what} needs the columns {','.join(required)}; got {reader.fieldnames}")
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def cached_by_file(load: Callable[[str | None], T]) -> Callable[[str | None], T]:
+    """Cache a loader of packaged knowledge plus a user's file by the file's path and time of
+    change: each process reads a file once, and again once it is edited (a notebook's next run)."""
+    cached = functools.lru_cache(maxsize=8)(lambda extra, changed: load(extra))
+
+    @functools.wraps(load)
+    def loader(extra: str | None = None) -> T:
+        changed = os.stat(extra).st_mtime_ns if extra and os.path.exists(extra) else None
+        return cached(extra, changed)
+
+    loader.cache_clear = cached.cache_clear
+    return loader
