@@ -41,6 +41,23 @@ JOINED_VIEWS = {
         FROM entities e JOIN documents d USING (doc_id)
         """,
     ),
+    "location_context": (
+        ("locations", "documents", "tone"),
+        """
+        SELECT l.*, d.title, d.source, d.published_at, d.story_id, t.tone AS document_tone
+        FROM locations l JOIN documents d USING (doc_id) LEFT JOIN tone t USING (doc_id)
+        """,
+    ),
+    "document_themes": (
+        ("themes", "documents", "tone"),
+        """
+        SELECT th.doc_id, th.theme, count(*) AS evidence, any_value(d.title) AS title,
+               any_value(d.source) AS source, any_value(d.published_at) AS published_at,
+               any_value(d.story_id) AS story_id, any_value(t.tone) AS document_tone, th.date
+        FROM themes th JOIN documents d USING (doc_id) LEFT JOIN tone t USING (doc_id)
+        GROUP BY th.doc_id, th.theme, th.date
+        """,
+    ),
 }
 
 

@@ -456,3 +456,27 @@ def test_pipeline_one_name_in_two_folders_is_two_documents_and_an_edit_keeps_the
     assert len(replaced) == 1 and "two hydrogen" in replaced[0]["text"] and replaced[0]["replaced_by"] == edit.run_id
     assert replaced[0]["doc_id"] in set(documents["doc_id"])
     assert check_lake(Lake.at(lake)) == []
+
+
+def test_pipeline_sample_tone_places_themes_and_dates_with_their_rollups(sample_lake):
+    lake, _ = sample_lake
+    documents = _frame(lake, "documents").filter(pl.col("dup_of").is_null())
+    tone = _frame(lake, "tone")
+    assert sorted(tone["doc_id"]) == sorted(documents["doc_id"])  # one row per unique document
+    assert (tone["tone"] - (tone["positive"] - tone["negative"])).abs().max() < 1e-9
+    places = {(r["text"], r["country"], r["type"]) for r in _frame(lake, "locations").iter_rows(named=True)}
+    assert {("Benin City", "NG", "city"), ("Nigeria", "NG", "country"), ("Dresden", "DE", "city")} <= places
+    locations = _frame(lake, "locations")
+    daily = _frame(lake, "location_daily")
+    assert daily["mentions"].sum() == locations.height
+    benin = daily.filter(pl.col("name") == "Benin City").row(0, named=True)
+    assert round(benin["lat"], 1) == 6.3 and benin["tone"] is not None
+    themes = _frame(lake, "themes")
+    assert _frame(lake, "theme_daily")["documents"].sum() == themes.select("doc_id", "theme").n_unique()
+    dates = _frame(lake, "dates").join(documents.select("doc_id", "published_at"), on="doc_id")
+    friday = dates.filter((pl.col("text") == "Friday") & pl.col("published_at").is_not_null()).row(0, named=True)
+    assert friday["resolved"] <= friday["published_at"].date() and friday["resolved"].weekday() == 4
+    entities = _frame(lake, "entities")
+    assert entities["tone"].null_count() == 0
+    sources = _frame(lake, "source_daily")
+    assert sources.filter(pl.col("tone").is_null())["documents"].to_list() == [0]  # a day of duplicates only

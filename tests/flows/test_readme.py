@@ -52,7 +52,7 @@ def test_readme_sql_questions_answer_on_the_sample(root, sample_lake):
     lake, _ = sample_lake
     con = connect(Lake.at(lake))
     queries = _blocks(root, "sql")
-    assert len(queries) == 4
+    assert len(queries) == 7
     for query in queries:
         assert run_query(con, query).height > 0, query
 
@@ -64,7 +64,7 @@ def test_readme_polars_questions_answer_on_the_sample(root, sample_lake):
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "README.md", "exec"), {})
     rows = [int(n) for n in re.findall(r"shape: \((\d+), \d+\)", printed.getvalue())]
-    assert len(rows) == 4 and all(rows), printed.getvalue()
+    assert len(rows) == 7 and all(rows), printed.getvalue()
 
 
 def test_readme_catalog_opens_in_a_plain_duckdb_client(sample_lake, tmp_path):
