@@ -45,8 +45,8 @@ AliasesOption = Annotated[
 KnowledgeOption = Annotated[
     Path | None,
     typer.Option(
-        help="folder whose aliases.csv, places.csv, themes.csv and tone.csv extend the packaged knowledge "
-        "(default: NEWSLAKE_KNOWLEDGE)",
+        help="folder whose aliases.csv, places.csv, themes.csv, tone.csv and count_types.csv extend the "
+        "packaged knowledge (default: NEWSLAKE_KNOWLEDGE)",
         file_okay=False,
     ),
 ]

@@ -46,7 +46,8 @@ class LakeParameters(BaseSettings):
     )
     aliases: Path | None = Field(None, description="CSV (alias,canonical,label) added to the packaged alias table")
     knowledge: Path | None = Field(
-        None, description="folder whose aliases.csv, places.csv, themes.csv and tone.csv extend the packaged ones"
+        None,
+        description="folder whose knowledge files (aliases.csv, places.csv, ...) extend the packaged ones",
     )
     batch_size: int = Field(250, ge=1, description="documents per clean and annotate task")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="local worker processes")

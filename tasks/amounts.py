@@ -3,6 +3,10 @@ the thing counted, percentages and other quantities, from the model's numeric en
 
 import re
 from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+
+from newslake.tasks.knowledge import cached_by_file, csv_rows
 
 AMOUNT_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "QUANTITY": "quantity"}
 # Currency marks before the number, longest first, and currency words after it.
@@ -47,6 +51,7 @@ class Amount:
     value: float | None
     currency: str | None
     unit: str | None
+    count_type: str | None = None
 
 
 def parse_value(text: str) -> tuple[float | None, str | None]:
@@ -76,8 +81,28 @@ def parse_value(text: str) -> tuple[float | None, str | None]:
     return (value * scale if value is not None else None), currency
 
 
-def extract_amounts(doc) -> list[Amount]:
-    """Every money amount, percentage, quantity and count of a noun in the document."""
+@cached_by_file
+def load_count_types(extra: str | None = None) -> dict[str, str]:
+    """The packaged types of counts (word -> type, as `killed` -> KILL), with a user's CSV
+    (columns word,type) on top."""
+    texts = [(files("newslake.tasks") / "lexicon" / "count_types.csv").read_text(encoding="utf-8")]
+    if extra:
+        if not Path(extra).is_file():
+            raise ValueError(f"count types file {extra} does not exist: give a CSV with columns word,type")
+        texts.append(Path(extra).read_text(encoding="utf-8"))
+    types = {}
+    for text in texts:
+        for line, row in csv_rows(text, required=("word", "type"), what="a count types file"):
+            if not row["word"] or not re.fullmatch(r"[A-Z][A-Z_]*", row["type"]):
+                raise ValueError(f"count types line {line}: needs a word and a type in capitals: {row}")
+            types[row["word"].casefold()] = row["type"]
+    return types
+
+
+def extract_amounts(doc, count_types: dict[str, str] | None = None) -> list[Amount]:
+    """Every money amount, percentage, quantity and count of a noun in the document; a count
+    takes its type (KILL, ARREST, PROTEST, ...) from `count_types` when a word of it governs what
+    is counted."""
     found = []
     for ent in doc.ents:
         kind = AMOUNT_LABELS.get(ent.label_)
@@ -85,7 +110,7 @@ def extract_amounts(doc) -> list[Amount]:
             continue  # `one-off`, `two-year`: part of a word, not an amount
         span = _with_currency(doc, ent)
         value, currency = parse_value(span.text)
-        unit = None
+        unit = count_type = None
         if currency is not None:
             kind = "money"
         elif kind == "count":
@@ -93,12 +118,24 @@ def extract_amounts(doc) -> list[Amount]:
             if counted is None or value is None:
                 continue
             span, unit = doc[span.start : counted.end], counted.text
+            count_type = _count_type(counted[-1], count_types or {})
         elif kind == "percent":
             unit = "percent"
         elif kind == "quantity":
             unit = ent[-1].text
-        found.append(Amount(span.start_char, span.end_char, span.text, kind, value, currency, unit))
+        found.append(Amount(span.start_char, span.end_char, span.text, kind, value, currency, unit, count_type))
     return found
+
+
+def _count_type(noun, count_types: dict[str, str]) -> str | None:
+    """The type of a count from the counted noun (`protesters`), a participle before it (`wounded
+    soldiers`) or the verb it is the object or subject of (`killed seven people`, `were killed`)."""
+    words = [noun, *(t for t in noun.children if t.dep_ == "amod")]
+    if noun.dep_ in ("dobj", "nsubjpass", "nsubj", "pobj") and noun.head.tag_.startswith("VB"):
+        words.append(noun.head)
+    if noun.dep_ == "nsubj" and noun.head.lower_ in ("were", "are", "was", "is", "remain", "remained"):
+        words += [t for t in noun.head.children if t.dep_ in ("acomp", "attr")]  # `five people are missing`
+    return next((count_types[w.lower_] for w in words if w.lower_ in count_types), None)
 
 
 def _with_currency(doc, ent):

@@ -8,6 +8,7 @@ once per process and only with the components the requested outputs need.
 import ctypes
 import ctypes.util
 import gc
+import hashlib
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES
-from newslake.tasks.amounts import extract_amounts
+from newslake.tasks.amounts import extract_amounts, load_count_types
 from newslake.tasks.dates import resolve_date
 from newslake.tasks.ingest import Reject, rejects_table
 from newslake.tasks.knowledge import PACKAGED, KnowledgeFiles
@@ -89,6 +90,7 @@ class Knowledge:
     gazetteer: Gazetteer
     taxonomy: Taxonomy
     tone: ToneLexicon
+    count_types: dict[str, str]
 
     def versions(self) -> dict[str, str]:
         """A fingerprint of each part, for the `runs` table: which knowledge made a run's rows."""
@@ -97,6 +99,7 @@ class Knowledge:
             "gazetteer": self.gazetteer.fingerprint,
             "themes": self.taxonomy.fingerprint,
             "tone_lexicon": self.tone.fingerprint,
+            "count_types": hashlib.blake2b(repr(sorted(self.count_types.items())).encode(), digest_size=8).hexdigest(),
         }
 
 
@@ -108,6 +111,7 @@ def load_knowledge(files: KnowledgeFiles = PACKAGED) -> Knowledge:
         gazetteer=load_gazetteer(files.extra("places.csv")),
         taxonomy=load_taxonomy(files.extra("themes.csv")),
         tone=load_tone_lexicon(files.extra("tone.csv")),
+        count_types=load_count_types(files.extra("count_types.csv")),
     )
 
 
@@ -155,7 +159,8 @@ def _document_rows(doc, base: dict, knowledge: Knowledge, *, tokens: bool) -> di
         "amounts": [
             located(a.start_char, a.end_char)
             | {"text": a.text, "kind": a.kind, "value": a.value, "currency": a.currency, "unit": a.unit}
-            for a in extract_amounts(doc)
+            | {"count_type": a.count_type}
+            for a in extract_amounts(doc, knowledge.count_types)
         ],
         "tone": [base | sum(counts, WordCounts()).measures()],
         "locations": [

@@ -3,7 +3,7 @@ titles, cue verbs, places, themes, tone word lists), and a user's additions to t
 
 A user adds knowledge with an alias table (`--aliases`) and a knowledge folder (`--knowledge`)
 whose files extend the packaged ones of the same name: `aliases.csv`, `places.csv`,
-`themes.csv` and `tone.csv` (see docs/rules.md).
+`themes.csv`, `tone.csv` and `count_types.csv` (see docs/rules.md).
 """
 
 import csv
@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-
-FOLDER_FILES = ("aliases.csv", "places.csv", "themes.csv", "tone.csv")
 
 
 @dataclass(frozen=True)

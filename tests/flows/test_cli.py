@@ -309,3 +309,13 @@ def test_cli_check_finds_a_lost_annotation_partition_after_the_next_run_rewrote_
     day = lost.parent.name.removeprefix("date=")
     assert result.exit_code == 1 and f"mentions: 3 documents of {day} have no rows" in result.output, result.output
     assert f"newslake backfill --start {day} --end {day}" in result.output
+
+
+def test_cli_run_rejects_a_bad_knowledge_folder_before_any_work(tmp_path):
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "themes.csv").write_text("code,description,patterns\nnot a code,x,y\n")
+    result = runner.invoke(app, ["run", "--knowledge", str(knowledge), "--lake", str(tmp_path / "lake")])
+    assert result.exit_code == 2
+    assert "cannot use the knowledge folder" in result.output and "needs a code" in result.output
+    assert not (tmp_path / "lake").exists()

@@ -480,3 +480,28 @@ def test_pipeline_sample_tone_places_themes_and_dates_with_their_rollups(sample_
     assert entities["tone"].null_count() == 0
     sources = _frame(lake, "source_daily")
     assert sources.filter(pl.col("tone").is_null())["documents"].to_list() == [0]  # a day of duplicates only
+
+
+def test_pipeline_a_knowledge_folder_extends_places_themes_and_tone(prefect_server, tmp_path):
+    inbox, knowledge, lake = tmp_path / "inbox", tmp_path / "knowledge", tmp_path / "lake"
+    inbox.mkdir()
+    knowledge.mkdir()
+    (inbox / "village.txt").write_text(
+        "Wizards gather in Hogsmeade\n\nHundreds of wizards gathered in Hogsmeade on Saturday for the annual "
+        "festival of spells, where a new broomstick was unveiled and the village's oldest inn was reopened "
+        "after two years of repairs, the organisers said.\n"
+    )
+    (knowledge / "places.csv").write_text(
+        "name,type,country,admin1,lat,lon,geonameid,population,aliases\nHogsmeade,city,GB,SCT,56.8,-4.2,,2000,\n"
+    )
+    (knowledge / "themes.csv").write_text("code,description,patterns\nMAGIC,magic,wizard*|spell*|broomstick*\n")
+    (knowledge / "tone.csv").write_text("word,valence\nbroomstick,3.0\n")
+    result = run(inputs=[str(inbox)], lake=str(lake), knowledge=str(knowledge), workers=1)
+    assert result.documents == 1
+    places = _frame(lake, "locations").select("text", "place_key", "lat", "rule").rows()
+    assert places == [("Hogsmeade", "city:hogsmeade", 56.8, "only_candidate")]  # the title is not the text
+    assert set(_frame(lake, "themes").filter(pl.col("theme") == "MAGIC")["text"]) == {"wizards", "spells", "broomstick"}
+    assert _frame(lake, "tone")["positive"].item() > 0
+    plain = run(inputs=[str(inbox)], lake=str(tmp_path / "plain"), workers=1)
+    assert result.versions["gazetteer"] != plain.versions["gazetteer"]
+    assert result.versions["themes"] != plain.versions["themes"]

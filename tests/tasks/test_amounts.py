@@ -1,6 +1,6 @@
 import pytest
 
-from newslake.tasks.amounts import extract_amounts, parse_value
+from newslake.tasks.amounts import extract_amounts, load_count_types, parse_value
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,28 @@ def test_amounts_money_counts_and_percentages_from_the_model(nlp):
         ("£600m", "money", 600_000_000, "GBP", None),
         ("4.5%", "percent", 4.5, None, "percent"),
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "typed"),
+    [
+        ("Gunmen killed seven people in the attack.", [("seven people", "KILL")]),
+        ("Seven people were killed and 12 others were injured.", [("Seven people", "KILL"), ("12 others", "WOUND")]),
+        ("Police arrested three suspects overnight.", [("three suspects", "ARREST")]),
+        ("About 200 protesters gathered outside.", [("About 200 protesters", "PROTEST")]),
+        ("The firm opened 40 new stores.", [("40 new stores", None)]),
+    ],
+)
+def test_amounts_counts_take_the_type_of_what_governs_them(nlp, text, typed):
+    found = extract_amounts(nlp(text), load_count_types())
+    assert [(a.text, a.count_type) for a in found if a.kind == "count"] == typed
+
+
+def test_amounts_a_user_file_adds_count_types(nlp, tmp_path):
+    extra = tmp_path / "count_types.csv"
+    extra.write_text("word,type\nstores,RETAIL\n")
+    found = extract_amounts(nlp("The firm opened 40 new stores."), load_count_types(str(extra)))
+    assert [a.count_type for a in found] == ["RETAIL"]
+    extra.write_text("word,type\nstores,retail\n")
+    with pytest.raises(ValueError, match="in capitals"):
+        load_count_types(str(extra))
