@@ -501,6 +501,38 @@ def report(
     out.print(f"wrote {to} ({to.stat().st_size / 1e3:,.0f} kB): open it in any browser, offline")
 
 
+export_app = typer.Typer(help="Write the lake in other formats.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("gkg")
+def export_gkg(
+    lake: LakeOption = None,
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day (default: the first)")] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (default: the last)")] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option("--out", help="file, or folder for one YYYYMMDD000000.gkg.csv per day (default: standard output)"),
+    ] = None,
+) -> None:
+    """Write the lake's documents as GDELT GKG 2.1 records: tab-separated, the codebook's 27 columns."""
+    from newslake.tasks.gkg import write_gkg
+
+    if start and end and end < start:
+        raise _fail("--end is before --start", 2)
+    lake_dir = _lake(lake)
+    if not lake_dir.has_rows("documents"):
+        raise _fail(f"the lake {lake_dir} has no documents yet: run `newslake run` first", 2)
+    if to is not None and to.is_dir():
+        if lake_dir.contains(to):
+            raise _fail(f"{to} is inside the lake {lake_dir}: write the files somewhere else", 2)
+    elif to is not None:
+        to = _output(to, lake_dir)
+    written = write_gkg(lake_dir, to, start=start and start.date(), end=end and end.date())
+    if to is not None:
+        err.print(f"wrote {sum(written.values()):,} GKG records to {len(written)} file(s) in {to}", highlight=False)
+
+
 @app.command()
 def check(lake: LakeOption = None) -> None:
     """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
