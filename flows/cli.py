@@ -1,5 +1,6 @@
 """The `newslake` command: run the flow, query the lake, list its tables."""
 
+import _thread
 import gc
 import json
 import logging
@@ -11,6 +12,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -160,15 +162,19 @@ def _call_flow(what: str, flow_call, parameters: "LakeParameters", *, verbose: b
     try:
         return flow_call(parameters, verbose=verbose, console=err)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise _stopped() from None
     except LakeBusy as exc:
         raise _fail(str(exc), 3) from None
     except LakeUnreachable as exc:
         raise _fail(str(exc), 2) from None
     except Exception as exc:
-        if interrupted.is_set():  # Ctrl-C met inside a library that wrapped it (Prefect's serialisers do)
+        if interrupted.is_set():  # Ctrl-C met inside a library that wrapped it in another exception
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise _stopped() from None
         raise _fail(f"the {what} failed: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: no interrupt again
 
 
 def _stopped() -> typer.Exit:
@@ -182,12 +188,19 @@ def _stopped() -> typer.Exit:
 
 def _quiet_interrupt(interrupted: threading.Event) -> None:
     """Ctrl-C: from then on only newslake's own line, not Prefect's report of a crashed flow run
-    nor Dask's of the workers it stops."""
+    nor Dask's of the workers it stops. A library may catch the KeyboardInterrupt and go on
+    (Prefect's serialisers turn it into a warning): the run is interrupted again every two
+    seconds until it stops."""
     from newslake.flows.api import QUIET_LOGGERS
 
-    interrupted.set()
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    if not interrupted.is_set():
+        interrupted.set()
+        warnings.simplefilter("ignore")
+        for name in QUIET_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    again = threading.Timer(2.0, _thread.interrupt_main)
+    again.daemon = True
+    again.start()
     raise KeyboardInterrupt
 
 

@@ -44,13 +44,43 @@ class StageProgress:
         return line
 
 
+class _Bars(logging.Handler):
+    """Progress records as rich progress bars, one per stage, with the rate since the first."""
+
+    def __init__(self, bars) -> None:
+        super().__init__(level=logging.INFO)
+        self.bars = bars
+        self.stages: dict[str, int] = {}
+        self.addFilter(lambda record: hasattr(record, "progress"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stage, done, total = record.progress
+        if stage not in self.stages:
+            self.stages[stage] = self.bars.add_task(stage, total=total, rate="", started=time.monotonic())
+        elapsed = time.monotonic() - self.bars.tasks[self.stages[stage]].fields["started"]
+        rate = f"{done / elapsed:,.1f}/s" if elapsed > 0.5 and done < total else ""
+        self.bars.update(self.stages[stage], completed=done, total=total, rate=rate)
+
+
+def _above(bars, console_handler: logging.Handler):
+    """A filter for a console handler: its lines printed above the bars (none by the handler)."""
+
+    def print_above(record: logging.LogRecord) -> bool:
+        if not hasattr(record, "progress"):
+            bars.console.print(console_handler.format(record), markup=False, highlight=False)
+        return False
+
+    return print_above
+
+
 @contextmanager
 def live_progress(console) -> Iterator[None]:
     """While a command runs a flow: on a terminal, the flow's progress records as live bars
-    (records read, documents cleaned, documents annotated) in place of their log lines."""
+    (records cleaned, documents annotated) in place of their log lines."""
     if console is None or not console.is_terminal:
         yield
         return
+    from prefect.logging.handlers import PrefectConsoleHandler
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -60,42 +90,10 @@ def live_progress(console) -> Iterator[None]:
         TimeRemainingColumn,
     )
 
-    bars = Progress(
-        TextColumn("{task.description:>10}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    tasks: dict[str, int] = {}
-
-    class Bars(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            stage, done, total = record.progress
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total, rate="", started=time.monotonic())
-            elapsed = time.monotonic() - bars.tasks[tasks[stage]].fields["started"]
-            rate = f"{done / elapsed:,.1f}/s" if elapsed > 0.5 and done < total else ""
-            bars.update(tasks[stage], completed=done, total=total, rate=rate)
-
-    def above_bars(console_handler: logging.Handler):
-        """A console handler's filter: its other lines printed above the bars, none by itself."""
-
-        def print_above(record: logging.LogRecord) -> bool:
-            if not hasattr(record, "progress"):
-                bars.console.print(console_handler.format(record), markup=False, highlight=False)
-            return False
-
-        return print_above
-
-    handler = Bars(level=logging.INFO)
-    handler.addFilter(lambda record: hasattr(record, "progress"))
-    flow_runs = logging.getLogger("prefect.flow_runs")
-    from prefect.logging.handlers import PrefectConsoleHandler
-
-    consoles = {h: above_bars(h) for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)}
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn())
+    bars = Progress(*columns, TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console)
+    handler, flow_runs = _Bars(bars), logging.getLogger("prefect.flow_runs")
+    consoles = {h: _above(bars, h) for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)}
     flow_runs.addHandler(handler)
     for console_handler, redirect in consoles.items():
         console_handler.addFilter(redirect)

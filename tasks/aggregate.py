@@ -15,6 +15,14 @@ from prefect.cache_policies import NO_CACHE
 from newslake.schemas import ROLLUP_TABLES, TABLES
 from newslake.tasks.lake import Lake, read_days, stage_rows
 
+# Digits a rollup's mean tone keeps: a float sum depends on the order Polars adds in, and a
+# rollup must come out the same from the same rows.
+TONE_DIGITS = 6
+
+
+def _mean_tone(rows: pl.Expr | None = None) -> pl.Expr:
+    return (pl.col("tone") if rows is None else rows).mean().round(TONE_DIGITS).alias("tone")
+
 
 def entity_daily(entities: pa.Table) -> pa.Table:
     """Mentions and documents per entity per day, and the mean tone of its documents' sentences
@@ -27,7 +35,7 @@ def entity_daily(entities: pa.Table) -> pa.Table:
             pl.col("label").mode().sort().first().alias("label"),
             pl.col("mentions").sum().cast(pl.Int64).alias("mentions"),
             pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
-            pl.col("tone").mean().alias("tone"),
+            _mean_tone(),
         )
         .sort("date", "mentions", "entity_key", descending=[False, True, False])
     )
@@ -106,7 +114,7 @@ def source_daily(documents: pa.Table, mentions: pa.Table, tone: pa.Table) -> pa.
             (~unique).sum().cast(pl.Int64).alias("duplicates"),
             pl.col("n_words").filter(unique).sum().cast(pl.Int64).alias("words"),
             pl.col("mentions").filter(unique).fill_null(0).sum().cast(pl.Int64).alias("mentions"),
-            pl.col("tone").filter(unique).mean().alias("tone"),
+            _mean_tone(pl.col("tone").filter(unique)),
         )
         .sort("date", "source")
     )
@@ -133,7 +141,7 @@ def location_daily(locations: pa.Table, tone: pa.Table) -> pa.Table:
         .agg(
             pl.col("name", "type", "country", "lat", "lon", "mentions").first(),
             pl.len().cast(pl.Int64).alias("documents"),
-            pl.col("tone").mean(),
+            _mean_tone(),
         )
         .sort("date", "mentions", "place_key", descending=[False, True, False])
     )
@@ -154,7 +162,7 @@ def theme_daily(themes: pa.Table, documents: pa.Table, tone: pa.Table) -> pa.Tab
         .agg(
             pl.len().cast(pl.Int64).alias("documents"),
             pl.coalesce("story_id", "doc_id").n_unique().cast(pl.Int64).alias("stories"),
-            pl.col("tone").mean(),
+            _mean_tone(),
         )
         .sort("date", "documents", "theme", descending=[False, True, False])
     )
