@@ -15,6 +15,9 @@ from newslake.tasks.lake.query import connect
 TOP_ENTITIES = 8
 TOP_PAIRS = 40
 TOP_LABELS = 20
+TOP_TONE_ENTITIES = 5
+TOP_PLACES = 12
+TOP_THEMES = 12
 TOP_SPEAKERS = 12
 TOP_AMOUNTS = 15
 
@@ -45,9 +48,13 @@ def build_report(lake: Lake, *, start: date | None = None, end: date | None = No
         f" AND {in_period} GROUP BY date"
     )
     runs = frame("SELECT * FROM runs")
+    entities = frame(f"SELECT * FROM entity_daily WHERE {in_period}")
     sections = [
         ("Documents per day and source", _documents(daily, undated, days)),
-        ("Top entities over time", _entities(frame(f"SELECT * FROM entity_daily WHERE {in_period}"), days)),
+        ("Top entities over time", _entities(entities, days)),
+        ("Tone toward the top entities", _entity_tone(entities, days)),
+        ("Where the news is", _map(frame(f"SELECT * FROM location_daily WHERE {in_period}"))),
+        ("Top themes", _themes(frame(f"SELECT * FROM theme_daily WHERE {in_period}"))),
         ("Entities found together", _network(frame(f"SELECT * FROM cooccurrence_daily WHERE {in_period}"))),
         ("Most quoted speakers", _speakers(frame(f"SELECT * FROM quote_context WHERE {in_period}"))),
         ("Largest amounts of money", _money(frame(f"SELECT * FROM amounts WHERE kind = 'money' AND {in_period}"))),
@@ -157,10 +164,8 @@ def _documents(daily: pl.DataFrame, undated: pl.DataFrame, days: list[date]) -> 
 def _entities(daily: pl.DataFrame, days: list[date]) -> str:
     if daily.is_empty():
         return _empty("entities")
-    top = daily.group_by("entity_key").agg(pl.col("mentions").sum(), pl.col("name").first())
-    top = top.sort("mentions", "entity_key", descending=[True, False]).head(TOP_ENTITIES)
     figure, axes = _figure()
-    for key, name in top.select("entity_key", "name").iter_rows():
+    for key, name in _top_entities(daily, TOP_ENTITIES).select("entity_key", "name").iter_rows():
         per_day = dict(daily.filter(pl.col("entity_key") == key).select("date", "mentions").iter_rows())
         axes.plot(range(len(days)), [per_day.get(d, 0) for d in days], marker="o", label=name)
     axes.set_ylabel("mentions per day")
@@ -168,6 +173,103 @@ def _entities(daily: pl.DataFrame, days: list[date]) -> str:
     axes.legend(fontsize="small", ncol=2)
     _day_axis(axes, days)
     return _svg(figure)
+
+
+def _top_entities(daily: pl.DataFrame, n: int) -> pl.DataFrame:
+    top = daily.group_by("entity_key").agg(pl.col("mentions").sum(), pl.col("name").first())
+    return top.sort("mentions", "entity_key", descending=[True, False]).head(n)
+
+
+def _entity_tone(daily: pl.DataFrame, days: list[date]) -> str:
+    """The mean tone of the sentences that mention each of the top entities, day by day."""
+    daily = daily.filter(pl.col("tone").is_not_null())
+    if daily.is_empty():
+        return _empty("tone of entities (backfill older days to add it)")
+    figure, axes = _figure()
+    for key, name in _top_entities(daily, TOP_TONE_ENTITIES).select("entity_key", "name").iter_rows():
+        per_day = dict(daily.filter(pl.col("entity_key") == key).select("date", "tone").iter_rows())
+        positions = [n for n, d in enumerate(days) if d in per_day]
+        axes.plot(positions, [per_day[days[n]] for n in positions], marker="o", label=name)
+    axes.axhline(0, color="#999", linewidth=0.8)
+    axes.set_ylabel("tone (positive minus negative words, %)")
+    axes.legend(fontsize="small", ncol=2)
+    _day_axis(axes, days)
+    note = '<p class="muted">Tone of the sentences that mention the entity; days without a mention have no point.</p>'
+    return _svg(figure) + note
+
+
+def _map(places: pl.DataFrame) -> str:
+    """The period's places on the world, drawn from the gazetteer: every town of 15,000 people
+    or more as a grey dot (the map's outline), each place mentioned as a circle sized by its
+    mentions; countries and states, which have no coordinates of their own, at their capitals."""
+    if places.is_empty():
+        return _empty("places")
+    from newslake.tasks.places import load_gazetteer
+
+    towns = {p.geonameid: p for ps in load_gazetteer().names.values() for p in ps if p.type == "city"}
+    capitals = {p.country: p for p in towns.values() if p.capital}
+    per_place = places.group_by("place_key").agg(
+        pl.col("name", "type", "country", "lat", "lon").first(), pl.col("mentions").sum()
+    )
+    rows = []
+    for row in per_place.sort("mentions", "place_key", descending=[True, False]).iter_rows(named=True):
+        at = capitals.get(row["country"]) if row["lat"] is None and row["type"] in ("country", "state") else None
+        lat, lon = (row["lat"], row["lon"]) if at is None else (at.lat, at.lon)
+        if lat is not None:
+            rows.append((row["name"], lat, lon, row["mentions"]))
+    west, east, south, north = _extent([r[2] for r in rows], [r[1] for r in rows])
+    shown = [t for t in towns.values() if west <= t.lon <= east and south <= t.lat <= north]
+    figure, axes = _figure(10, 6)
+    axes.scatter([t.lon for t in shown], [t.lat for t in shown], s=0.5, color="#ccc", linewidths=0, rasterized=True)
+    if rows:
+        axes.scatter([r[2] for r in rows], [r[1] for r in rows], s=[30 + 30 * r[3] for r in rows], color="#c44",
+                     alpha=0.6, edgecolors="#822")  # fmt: skip
+        labelled: list[tuple[float, float]] = []
+        for name, lat, lon, _ in rows[:TOP_PLACES]:  # the most mentioned first; none over another's label
+            if all(abs(lat - y) > (north - south) / 25 or abs(lon - x) > (east - west) / 8 for y, x in labelled):
+                labelled.append((lat, lon))
+                axes.annotate(name, (lon, lat), fontsize=8, xytext=(4, 4), textcoords="offset points",
+                              bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.6, "pad": 0.5})  # fmt: skip
+    axes.set_xlim(west, east)
+    axes.set_ylim(south, north)
+    axes.set_aspect("equal")
+    axes.set_axis_off()
+    table = per_place.sort("mentions", "place_key", descending=[True, False]).head(TOP_PLACES)
+    unplaced = per_place.height - len(rows)
+    note = f'<p class="muted">{len(rows)} places drawn; {unplaced} without coordinates (regions, unknown places).</p>'
+    return _svg(figure) + note + _table(table.select("name", "type", "country", "mentions"), ("mentions",))
+
+
+def _extent(lons: list[float], lats: list[float]) -> tuple[float, float, float, float]:
+    """West, east, south and north of a map around the given points: a margin of 10 degrees, at
+    least 40 degrees wide, the whole world at most."""
+    if not lons:
+        return -180.0, 180.0, -60.0, 85.0
+    west, east = max(min(lons) - 10, -180.0), min(max(lons) + 10, 180.0)
+    south, north = max(min(lats) - 10, -60.0), min(max(lats) + 10, 85.0)
+    if east - west < 40:
+        middle = (east + west) / 2
+        west, east = max(middle - 20, -180.0), min(middle + 20, 180.0)
+    if north - south < 25:
+        middle = (north + south) / 2
+        south, north = max(middle - 12.5, -60.0), min(middle + 12.5, 85.0)
+    return west, east, south, north
+
+
+def _themes(daily: pl.DataFrame) -> str:
+    if daily.is_empty():
+        return _empty("themes")
+    top = (
+        daily.group_by("theme")
+        .agg(pl.col("documents", "stories").sum(), pl.col("tone").mean().round(2))
+        .sort("documents", "theme", descending=[True, False])
+        .head(TOP_THEMES)
+    )
+    figure, axes = _figure(10, 0.35 * top.height + 1)
+    axes.barh(top["theme"].to_list()[::-1], top["documents"].to_list()[::-1])
+    axes.set_xlabel("documents")
+    axes.xaxis.get_major_locator().set_params(integer=True)
+    return _svg(figure) + _table(top, ("documents", "stories"))
 
 
 def _network(pairs: pl.DataFrame) -> str:

@@ -37,13 +37,17 @@ def test_report_is_one_self_contained_page_with_every_section(report):
     for section in (
         "documents-per-day",
         "top-entities",
+        "tone-toward",
+        "where-the-news-is",
+        "top-themes",
         "entities-found",
         "most-quoted",
         "largest-amounts",
         "run-health",
     ):
         assert f'id="{section}' in page, section
-    assert page.count("<svg") == 5  # documents, entities, network, speakers, rejects
+    assert page.count("<svg") == 8  # documents, entities, their tone, map, themes, network, speakers, rejects
+    assert "Benin City" in page and "ECON_INFLATION" in page
     assert "Abba Isa Tijani" in page and "£12 million" in page and "language:fr" in page
 
 
@@ -59,7 +63,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
         timeout=120,
     )
     assert dom.returncode == 0, dom.stderr
-    assert dom.stdout.count("<svg") == 5 and "Most quoted speakers" in dom.stdout
+    assert dom.stdout.count("<svg") == 8 and "Most quoted speakers" in dom.stdout
     assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr, dom.stderr
     shot = tmp_path / "report.png"
     subprocess.run(
@@ -88,7 +92,7 @@ def test_report_charts_show_only_days_with_documents_and_flag_undated_ones(repor
         str(d) for d in newslake.open_lake(sample_lake[0]).sql("SELECT DISTINCT date FROM source_daily")["date"]
     )
     assert days[-1][:4] != days[0][:4]  # the sample spans more than a year: no line may cross the gap
-    assert _chart_days(page) == days * 2  # documents and entities, on the same days
+    assert _chart_days(page) == days * 3  # documents, entities and their tone, on the same days
     assert "documents without a publication date" in page and "<pattern" in page  # hatched bars
     assert ">None<" not in page  # an unknown currency is a dash
     assert "rejected inputs, of 16 read" in page  # reject bars are a share of what was read
