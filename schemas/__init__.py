@@ -16,8 +16,8 @@ import pyarrow as pa
 #   3: documents.raw_hash
 #   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
 #      cooccurrence_daily
-#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type; tables tone, locations, themes,
-#      dates, location_daily, theme_daily
+#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, documents.authors, site_name,
+#      description, image, tags; tables tone, locations, themes, dates, location_daily, theme_daily
 SCHEMA_VERSION = 5
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
@@ -44,6 +44,12 @@ DOCUMENTS = pa.schema(
         pa.field("raw_hash", pa.string()),
         pa.field("story_id", pa.string()),
         pa.field("minhash", pa.binary()),
+        # Page metadata: from a web page (trafilatura) or a structured record's own fields.
+        pa.field("authors", pa.list_(pa.string())),
+        pa.field("site_name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("image", pa.string()),
+        pa.field("tags", pa.list_(pa.string())),
     ]
 )
 

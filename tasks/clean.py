@@ -95,7 +95,8 @@ def split_title(text: str) -> tuple[str | None, str]:
 
 
 def extract_html(html: bytes | str) -> dict | None:
-    """Main text, title, URL and date of a news web page, by trafilatura; None when no text."""
+    """Main text, title, URL, date and page metadata (authors, site name, description, main
+    image, tags) of a news web page, by trafilatura; None when no text."""
     import trafilatura
 
     # trafilatura warns of each page it finds no text in; newslake makes that page a reject.
@@ -110,7 +111,18 @@ def extract_html(html: bytes | str) -> dict | None:
         logger.setLevel(level)
     if found is None or not (found.text or "").strip():
         return None
-    return {"text": found.text, "title": found.title, "url": found.url, "published": found.date}
+    tags = [*(found.tags or []), *(found.categories or [])]
+    return {
+        "text": found.text,
+        "title": found.title,
+        "url": found.url,
+        "published": found.date,
+        "authors": found.author,
+        "site_name": found.sitename,
+        "description": found.description,
+        "image": found.image,
+        "tags": "; ".join(tags) if tags else None,
+    }
 
 
 # Publication times newslake takes as real: news from 1800 to a day ahead of now (time zones).
@@ -188,9 +200,10 @@ def _clean_record(
 ) -> dict | tuple[str, str | None]:
     """One raw record's document row (without the run's columns), or why it is rejected."""
     title, url, published = record["title"], record["url"], record["published"]
+    page: dict = {}
     if record["kind"] == "html":
-        page = extract_html(record["payload"])
-        if page is None:
+        page = extract_html(record["payload"]) or {}
+        if not page:
             return "no_text", "no article text found in the HTML"
         text = page["text"]
         title, url, published = title or page["title"], url or page["url"], published or page["published"]
@@ -231,6 +244,17 @@ def _clean_record(
         "raw_hash": record["raw_hash"],
         "story_id": None,
         "minhash": signature(text),
+    } | page_metadata(record, page)
+
+
+def page_metadata(record: dict, page: dict) -> dict:
+    """A document's page metadata: the record's own fields, else what its web page says; authors
+    are separated by `;`, tags by `;` or `,`."""
+    found = {name: record.get(name) or page.get(name) for name in ("authors", "site_name", "description", "image")}
+    tags = record.get("tags") or page.get("tags")
+    return found | {
+        "authors": [a.strip() for a in found["authors"].split(";") if a.strip()] or None if found["authors"] else None,
+        "tags": [t.strip() for t in re.split(r"[;,]", tags) if t.strip()] or None if tags else None,
     }
 
 

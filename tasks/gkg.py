@@ -3,7 +3,8 @@ built on GKG files read newslake's output.
 
 One tab-separated line per unique document, in the codebook's 27 columns and its delimiters
 (`;` between blocks, `#` or `,` within a block, `|` within a quotation). Fields newslake has no
-source for stay empty (GCAM holds the word count only; images and translation info are empty).
+source for stay empty (GCAM holds the word count only; related images, embeds and translation
+info are empty); the sharing image is the page's main image.
 Names in V1PERSONS and V1ORGANIZATIONS are lower-case, as GKG's are. Places carry FIPS country
 codes as GKG's do, GeoNames ids as feature ids (GKG uses GNS and GNIS ids), ADM1 as the FIPS
 country code and GeoNames' admin1 code, and no coordinates for countries and states. A record
@@ -120,7 +121,7 @@ def gkg_fields(doc: dict, rows: dict[str, list[dict]]) -> list[str]:
         _tone(tone),
         ";".join(_date(d) for d in rows["dates"] if d["resolved"] is not None),
         f"wc:{tone['word_count']}" if tone else "",
-        "",
+        _clean(doc.get("image") or ""),
         "",
         "",
         "",
@@ -202,6 +203,8 @@ def _date(row: dict) -> str:
 
 def _extras(doc: dict, quotes: list[dict]) -> str:
     title = f"<PAGE_TITLE>{html.escape(_clean(doc['title']))}</PAGE_TITLE>" if doc["title"] else ""
+    if doc.get("authors"):
+        title += f"<PAGE_AUTHORS>{html.escape(_clean(', '.join(doc['authors'])))}</PAGE_AUTHORS>"
     speakers = "".join(
         f'<QUOTE offset="{q["start_char"]}" speaker="{html.escape(_clean(q["speaker"]))}"'
         f' speaker_key="{html.escape(q["speaker_key"] or "")}"/>'

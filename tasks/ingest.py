@@ -35,6 +35,11 @@ RAW = pa.schema(
         pa.field("title", pa.string()),
         pa.field("url", pa.string()),
         pa.field("published", pa.string()),
+        pa.field("authors", pa.string()),
+        pa.field("site_name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("image", pa.string()),
+        pa.field("tags", pa.string()),
         pa.field("payload", pa.large_binary(), nullable=False),
         pa.field("raw_hash", pa.string()),
     ]
@@ -51,6 +56,11 @@ FIELDS = {
     "published": ("published_at", "date", "published", "pubdate", "datetime"),
     "source": ("source", "outlet", "publisher"),
     "external_id": ("id", "doc_id", "guid", "uuid"),
+    "authors": ("authors", "author", "byline", "creator"),
+    "site_name": ("site_name", "sitename", "site"),
+    "description": ("description", "summary", "dek"),
+    "image": ("image", "image_url", "top_image"),
+    "tags": ("tags", "keywords", "categories"),
 }
 
 
@@ -257,7 +267,9 @@ def _map_fields(row: dict, source: str, origin: str) -> dict | Reject:
     if not isinstance(text, str):
         return Reject(source, origin, "malformed_record", "text field is not a string", _show(row))
     kind = "html" if "html" in lowered and lowered["html"] == text else "record"
-    record = {k: None if v is None else str(v) for k, v in found.items()}
+    record = {
+        k: None if v is None else "; ".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in found.items()
+    }
     record["source"] = record["source"] or source
     return record | {"origin": origin, "kind": kind, "payload": text.encode("utf-8")}
 

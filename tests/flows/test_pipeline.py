@@ -505,3 +505,17 @@ def test_pipeline_a_knowledge_folder_extends_places_themes_and_tone(prefect_serv
     plain = run(inputs=[str(inbox)], lake=str(tmp_path / "plain"), workers=1)
     assert result.versions["gazetteer"] != plain.versions["gazetteer"]
     assert result.versions["themes"] != plain.versions["themes"]
+
+
+def test_pipeline_sample_keeps_page_metadata_from_web_pages_and_records(sample_lake):
+    documents = _frame(sample_lake[0], "documents")
+    by_title = {r["title"]: r for r in documents.iter_rows(named=True)}
+    page = by_title["Lighthouse keeper's cottage becomes museum"]
+    assert (page["authors"], page["site_name"], page["tags"]) == (
+        ["Jenna Trevithick"],
+        "Coastal Gazette",
+        ["Cornwall", "lighthouses", "museums"],
+    )
+    assert page["image"].endswith("lighthouse-cottage.jpg") and page["description"].startswith("The St Anthony")
+    record = by_title["Central bank holds interest rates at 4.5%"]
+    assert record["authors"] == ["Priya Shah", "Tom Ellis"] and record["tags"] == ["interest rates", "Bank of England"]

@@ -11,6 +11,7 @@ from newslake.tasks.clean import (
     extract_html,
     mark_duplicates,
     normalise_text,
+    page_metadata,
     parse_published,
     split_title,
     task_sizes,
@@ -78,7 +79,11 @@ def test_clean_parse_published_formats():
 def test_clean_extract_html_finds_article_and_metadata():
     html = (
         "<html><head><title>Budget passed | Gazette</title>"
-        '<meta property="article:published_time" content="2025-03-20T07:45:00Z"></head><body>'
+        '<meta property="article:published_time" content="2025-03-20T07:45:00Z">'
+        '<meta name="author" content="Ann Lee"><meta property="og:site_name" content="The Gazette">'
+        '<meta name="description" content="The council approves its budget.">'
+        '<meta property="og:image" content="https://example.org/budget.jpg">'
+        '<meta name="keywords" content="budget, council"></head><body>'
         "<nav>Home | News | Sport</nav><article><h1>Budget passed</h1>"
         f"<p>{ENGLISH}</p><p>{ENGLISH}</p></article><footer>All rights reserved</footer></body></html>"
     )
@@ -86,7 +91,25 @@ def test_clean_extract_html_finds_article_and_metadata():
     assert "council approved the new budget" in page["text"]
     assert "All rights reserved" not in page["text"]
     assert page["published"] == "2025-03-20"
+    assert (page["authors"], page["site_name"], page["image"]) == (
+        "Ann Lee",
+        "The Gazette",
+        "https://example.org/budget.jpg",
+    )
+    assert page["description"] == "The council approves its budget." and page["tags"] == "budget, council"
     assert extract_html("<html><body></body></html>") is None
+
+
+def test_clean_page_metadata_comes_from_the_record_else_the_page():
+    record = {"authors": "Ann Lee; Bo Chen", "tags": None, "site_name": None, "description": None, "image": None}
+    page = {"authors": "Someone Else", "tags": "budget, council", "site_name": "The Gazette"}
+    assert page_metadata(record, page) == {
+        "authors": ["Ann Lee", "Bo Chen"],
+        "site_name": "The Gazette",
+        "description": None,
+        "image": None,
+        "tags": ["budget", "council"],
+    }
 
 
 def test_clean_turns_records_into_documents_and_rejects():
