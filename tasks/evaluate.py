@@ -137,6 +137,30 @@ def score_places(gold: dict, predicted: list[dict]) -> Score:
     return score
 
 
+def score_themes(gold: dict, predicted: list[dict]) -> Score:
+    """The themes a document is about: right when the document has evidence of a gold theme."""
+    found = {t["theme"] for t in predicted}
+    score = Score(correct=len(found & set(gold["themes"])), predicted=len(found), gold=len(gold["themes"]))
+    score.misses += [f"theme {t} not found" for t in sorted(set(gold["themes"]) - found)]
+    score.misses += [f"theme {t} is not in the gold file" for t in sorted(found - set(gold["themes"]))]
+    return score
+
+
+def score_dates(gold: dict, predicted: list[dict]) -> Score:
+    """Expressions that name a point in time: right when a date row has the gold words (and the
+    gold date, where the text names its year); precision over rows the gold words cover."""
+    rows = {_fold(d["text"]).removesuffix("'s"): d for d in predicted}
+    score = Score(gold=len(gold["dates"]), predicted=sum(1 for d in predicted if d["resolution"]))
+    for g in gold["dates"]:
+        got = rows.get(_fold(g["text"]))
+        if got is not None and (g["resolved"] is None or str(got["resolved"]) == g["resolved"]):
+            score.correct += 1
+        else:
+            score.misses.append(f"date {g['text']!r}: got {got and (got['text'], got['resolved'])}")
+    score.predicted = max(score.predicted, score.correct)
+    return score
+
+
 def evaluate(gold_path: Path, *, nlp, knowledge, search: Sequence[Path] = ()) -> dict[str, Score]:
     """newslake's annotations of one gold file's document, scored."""
     import pyarrow as pa
@@ -157,6 +181,8 @@ def evaluate(gold_path: Path, *, nlp, knowledge, search: Sequence[Path] = ()) ->
         "quotes": score_quotes(gold, tables["quotes"].to_pylist(), same_speaker),
         "amounts": score_amounts(gold, tables["amounts"].to_pylist()),
         **({"places": score_places(gold, tables["locations"].to_pylist())} if "locations" in gold else {}),
+        **({"themes": score_themes(gold, tables["themes"].to_pylist())} if "themes" in gold else {}),
+        **({"dates": score_dates(gold, tables["dates"].to_pylist())} if "dates" in gold else {}),
     }
 
 

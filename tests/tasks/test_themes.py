@@ -28,3 +28,10 @@ def test_themes_a_user_file_adds_themes_and_patterns(tmp_path):
     extra.write_text("code,description,patterns\nbad code,x,y\n")
     with pytest.raises(ValueError, match="needs a code"):
         load_taxonomy(str(extra))
+
+
+def test_themes_packaged_patterns_leave_look_alike_words_alone():
+    text = (
+        "An important example: the Protestant hospitality firm's electronic bill and its chips and offensive remarks."
+    )
+    assert [(t.theme, t.text) for t in find_themes(text, TAXONOMY)] == [("LEGISLATION", "bill")]
