@@ -3,10 +3,8 @@ the thing counted, percentages and other quantities, from the model's numeric en
 
 import re
 from dataclasses import dataclass
-from importlib.resources import files
-from pathlib import Path
 
-from newslake.tasks.knowledge import cached_by_file, csv_rows
+from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
 AMOUNT_LABELS = {"MONEY": "money", "PERCENT": "percent", "CARDINAL": "count", "QUANTITY": "quantity"}
 # Currency marks before the number, longest first, and currency words after it.
@@ -85,11 +83,7 @@ def parse_value(text: str) -> tuple[float | None, str | None]:
 def load_count_types(extra: str | None = None) -> dict[str, str]:
     """The packaged types of counts (word -> type, as `killed` -> KILL), with a user's CSV
     (columns word,type) on top."""
-    texts = [(files("newslake.tasks") / "lexicon" / "count_types.csv").read_text(encoding="utf-8")]
-    if extra:
-        if not Path(extra).is_file():
-            raise ValueError(f"count types file {extra} does not exist: give a CSV with columns word,type")
-        texts.append(Path(extra).read_text(encoding="utf-8"))
+    texts = packaged_and_extra("count_types.csv", extra, what="count types file", columns="word,type")
     types = {}
     for text in texts:
         for line, row in csv_rows(text, required=("word", "type"), what="a count types file"):

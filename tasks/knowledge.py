@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,6 +34,17 @@ class KnowledgeFiles:
 
 PACKAGED = KnowledgeFiles()
 T = TypeVar("T")  # the packaged knowledge alone
+
+
+def packaged_and_extra(name: str, extra: str | None, *, what: str, columns: str) -> list[str]:
+    """The text of a packaged knowledge file (`lexicon/<name>`), and of the user's file that
+    extends it, if any; a ValueError saying what to give when the user's file is missing."""
+    texts = [(files("newslake.tasks") / "lexicon" / name).read_text(encoding="utf-8")]
+    if extra:
+        if not Path(extra).is_file():
+            raise ValueError(f"{what} {extra} does not exist: give a CSV file with columns {columns}")
+        texts.append(Path(extra).read_text(encoding="utf-8"))
+    return texts
 
 
 def csv_rows(text: str, *, required: tuple[str, ...], what: str) -> Iterator[tuple[int, dict[str, str]]]:

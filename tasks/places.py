@@ -26,10 +26,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version
-from importlib.resources import files
-from pathlib import Path
 
-from newslake.tasks.knowledge import cached_by_file, csv_rows
+from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 TYPES = ("country", "state", "city", "continent", "region")
@@ -212,12 +210,7 @@ def load_gazetteer(extra: str | None = None) -> Gazetteer:
 
     for place, names in _geonames(cache, fips):
         add(place, names)
-    texts = [(files("newslake.tasks") / "lexicon" / "places.csv").read_text(encoding="utf-8")]
-    if extra:
-        path = Path(extra)
-        if not path.is_file():
-            raise ValueError(f"gazetteer {path} does not exist: give a CSV with columns {','.join(GAZETTEER_COLUMNS)}")
-        texts.append(path.read_text(encoding="utf-8"))
+    texts = packaged_and_extra("places.csv", extra, what="gazetteer", columns=",".join(GAZETTEER_COLUMNS))
     for text in texts:
         for place, names in _rows(text, places, fips):
             add(place, names)

@@ -21,9 +21,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from pathlib import Path
 
-from newslake.tasks.knowledge import cached_by_file, csv_rows
+from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
 # Named entities; numeric labels (DATE, MONEY, CARDINAL, ...) are not entities to resolve.
 ENTITY_LABELS = frozenset(
@@ -67,12 +66,7 @@ def _lines(text: str) -> list[str]:
 def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) added on top."""
     folder = files("newslake.tasks") / "lexicon"
-    tables = [(folder / "aliases.csv").read_text(encoding="utf-8")]
-    if extra_aliases:
-        path = Path(extra_aliases)
-        if not path.is_file():
-            raise ValueError(f"alias table {path} does not exist: give a CSV file with columns alias,canonical,label")
-        tables.append(path.read_text(encoding="utf-8"))
+    tables = packaged_and_extra("aliases.csv", extra_aliases, what="alias table", columns="alias,canonical,label")
     aliases: dict[str, tuple[str, str]] = {}
     forms: list[str] = []
     for text in tables:

@@ -8,10 +8,8 @@ user's CSV of the same columns on top: a new code adds a theme, a known one adds
 import hashlib
 import re
 from dataclasses import dataclass
-from importlib.resources import files
-from pathlib import Path
 
-from newslake.tasks.knowledge import cached_by_file, csv_rows
+from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
 
 @dataclass(frozen=True)
@@ -59,12 +57,7 @@ def compile_patterns(patterns: list[str]) -> re.Pattern:
 @cached_by_file
 def load_taxonomy(extra: str | None = None) -> Taxonomy:
     """The packaged themes, with a user's themes CSV (code,description,patterns) on top."""
-    texts = [(files("newslake.tasks") / "lexicon" / "themes.csv").read_text(encoding="utf-8")]
-    if extra:
-        path = Path(extra)
-        if not path.is_file():
-            raise ValueError(f"themes file {path} does not exist: give a CSV with columns code,description,patterns")
-        texts.append(path.read_text(encoding="utf-8"))
+    texts = packaged_and_extra("themes.csv", extra, what="themes file", columns="code,description,patterns")
     descriptions: dict[str, str] = {}
     patterns: dict[str, list[str]] = {}
     for text in texts:

@@ -50,18 +50,7 @@ def test_annotate_offsets_point_into_the_text(ruler_nlp):
     assert [text[s["start_char"] : s["end_char"]] for s in sentences][1] == "Lee said it was cold."
     entities = {e["entity_key"]: (e["name"], e["mentions"]) for e in result["entities"].to_pylist()}
     assert entities == {"person:ann lee": ("Ann Lee", 2), "gpe:netherlands": ("Netherlands", 2)}
-    assert set(result) == {
-        "sentences",
-        "mentions",
-        "entities",
-        "quotes",
-        "amounts",
-        "tone",
-        "locations",
-        "themes",
-        "dates",
-    }
-    assert "tokens" not in result  # only on request
+    assert set(result) == set(ANNOTATION_TABLES) - {"tokens"}  # tokens only on request
 
 
 def test_annotate_tokens_on_request(ruler_nlp):
