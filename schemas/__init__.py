@@ -16,8 +16,8 @@ import pyarrow as pa
 #   3: documents.raw_hash
 #   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
 #      cooccurrence_daily
-#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, documents.authors, site_name,
-#      description, image, tags; tables tone, locations, themes, dates, location_daily, theme_daily
+#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high, documents.authors,
+#      site_name, description, image, tags; tables tone, locations, themes, dates, location_daily, theme_daily
 SCHEMA_VERSION = 5
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
@@ -108,6 +108,7 @@ AMOUNTS = pa.schema(
         pa.field("currency", pa.string()),
         pa.field("unit", pa.string()),
         pa.field("count_type", pa.string()),  # what a count of people or things is of: KILL, ARREST, PROTEST, ...
+        pa.field("value_high", pa.float64()),  # a range's high end; `value` is its low end
     ]
 )
 

@@ -2,7 +2,7 @@
 the thing counted, percentages and other quantities, from the model's numeric entities."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
@@ -16,12 +16,20 @@ WORDS = {
     "pound": "GBP", "pounds": "GBP", "sterling": "GBP", "dollar": "USD", "dollars": "USD", "euro": "EUR",
     "euros": "EUR", "yen": "JPY", "yuan": "CNY", "renminbi": "CNY", "rupee": "INR", "rupees": "INR",
     "rouble": "RUB", "roubles": "RUB", "ruble": "RUB", "rubles": "RUB", "franc": "CHF", "francs": "CHF",
+    # wire abbreviations
+    "dlr": "USD", "dlrs": "USD", "stg": "GBP", "marks": "DEM", "lire": "ITL", "guilders": "NLG",
 }  # fmt: skip
 CODES = {"USD", "GBP", "EUR", "JPY", "CNY", "CHF", "INR", "AUD", "CAD", "RUB"}
-SUBUNITS = {"p": ("GBP", 0.01), "pence": ("GBP", 0.01), "cent": ("USD", 0.01), "cents": ("USD", 0.01)}
+SUBUNITS = {
+    "p": ("GBP", 0.01), "pence": ("GBP", 0.01), "cent": ("USD", 0.01), "cents": ("USD", 0.01), "cts": ("USD", 0.01),
+}  # fmt: skip
+PERCENT_WORDS = {"percent", "pct"}
+# Words that make the number before them an amount, whatever the model saw (wire copy's style).
+WIRE_WORDS = {"mln", "bln", "dlr", "dlrs", "cts", "pct", "stg"}
 SCALES = {
     "hundred": 1e2, "thousand": 1e3, "k": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "millions": 1e6,
-    "bn": 1e9, "billion": 1e9, "billions": 1e9, "tn": 1e12, "trillion": 1e12, "dozen": 12,
+    "bn": 1e9, "billion": 1e9, "billions": 1e9, "tn": 1e12, "trillion": 1e12, "dozen": 12, "mln": 1e6,
+    "bln": 1e9,
 }  # fmt: skip
 _SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety"
@@ -34,6 +42,7 @@ NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS"}
 NOT_COUNTED = {"times", "time", "per", "percent", "%", "of", "to", "and", "or"}
 # Words between a number and what it counts that say nothing about the thing (`50 more buses`).
 QUANTIFIERS = {"more", "other", "additional", "extra", "further", "new", "fewer", "less"}
+_RANGE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:to|-|–)\s*(\d[\d,]*(?:\.\d+)?)")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 _TOKENS = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]+|[^\s\w]", re.UNICODE)
 
@@ -50,6 +59,7 @@ class Amount:
     currency: str | None
     unit: str | None
     count_type: str | None = None
+    value_high: float | None = None  # a range's high end (`30 to 50 mln dlrs`)
 
 
 def parse_value(text: str) -> tuple[float | None, str | None]:
@@ -76,7 +86,7 @@ def parse_value(text: str) -> tuple[float | None, str | None]:
         elif lower in SUBUNITS and value is not None:
             currency, unit_scale = SUBUNITS[lower]
             scale *= unit_scale
-    return (value * scale if value is not None else None), currency
+    return (round(value * scale, 6) if value is not None else None), currency
 
 
 @cached_by_file
@@ -96,29 +106,64 @@ def load_count_types(extra: str | None = None) -> dict[str, str]:
 def extract_amounts(doc, count_types: dict[str, str] | None = None) -> list[Amount]:
     """Every money amount, percentage, quantity and count of a noun in the document; a count
     takes its type (KILL, ARREST, PROTEST, ...) from `count_types` when a word of it governs what
-    is counted."""
-    found = []
-    for ent in doc.ents:
-        kind = AMOUNT_LABELS.get(ent.label_)
-        if kind is None or (ent.end < len(doc) and doc[ent.end].text == "-" and not ent[-1].whitespace_):
+    is counted. Wire style counts too (`15 mln dlrs`, `37 pct`, `12 cts`), a range is one amount
+    from `value` to `value_high`, and money with no currency takes the currency of the money
+    before it in its sentence (`1.5 billion dlrs, and its rival 8.3 billion`)."""
+    found: list[Amount] = []
+    for ent in _numbers(doc):
+        kind = AMOUNT_LABELS.get(ent.label_, "count")
+        if ent.end < len(doc) and doc[ent.end].text == "-" and not ent[-1].whitespace_:
             continue  # `one-off`, `two-year`: part of a word, not an amount
         span = _with_currency(doc, ent)
         value, currency = parse_value(span.text)
         unit = count_type = None
         if currency is not None:
             kind = "money"
+        elif kind == "percent" or (span[-1].lower_ in PERCENT_WORDS):
+            kind, unit = "percent", "percent"
         elif kind == "count":
             counted = _counted(doc, ent)
             if counted is None or value is None:
                 continue
             span, unit = doc[span.start : counted.end], counted.text
             count_type = _count_type(counted[-1], count_types or {})
-        elif kind == "percent":
-            unit = "percent"
         elif kind == "quantity":
             unit = ent[-1].text
-        found.append(Amount(span.start_char, span.end_char, span.text, kind, value, currency, unit, count_type))
-    return found
+        low, high = _range(span.text, value)
+        found.append(Amount(span.start_char, span.end_char, span.text, kind, low, currency, unit, count_type, high))
+    return _inherit_currency(doc, found)
+
+
+def _numbers(doc) -> list:
+    """The model's numeric entities, and numbers it left out before a wire word (`Shr 14 cts`)."""
+    spans = [e for e in doc.ents if e.label_ in AMOUNT_LABELS]
+    covered = {i for e in doc.ents for i in range(e.start, e.end)}
+    for token in doc[:-1]:
+        if token.i not in covered and token.like_num and doc[token.i + 1].lower_ in WIRE_WORDS:
+            spans.append(doc.char_span(token.idx, token.idx + len(token), label="CARDINAL"))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def _range(text: str, value: float | None) -> tuple[float | None, float | None]:
+    """An amount's low and high values: (`value`, None), or both ends of a range (`30 to 50 mln`)."""
+    found = _RANGE.search(text)
+    if value is None or found is None or not float(found[2].replace(",", "")):
+        return value, None
+    scale = value / float(found[2].replace(",", ""))
+    return float(found[1].replace(",", "")) * scale, value
+
+
+def _inherit_currency(doc, amounts: list[Amount]) -> list[Amount]:
+    """Money without a currency takes the currency of the money before it in its sentence."""
+    result, last = [], {}
+    for a in amounts:
+        sentence = doc.char_span(a.start_char, a.end_char, alignment_mode="expand").sent.start
+        if a.kind == "money" and a.currency is None and sentence in last:
+            a = replace(a, currency=last[sentence])
+        if a.kind == "money" and a.currency:
+            last[sentence] = a.currency
+        result.append(a)
+    return result
 
 
 def _count_type(noun, count_types: dict[str, str]) -> str | None:
@@ -139,8 +184,8 @@ def _with_currency(doc, ent):
         start -= 1
     if start > 0 and doc[start].text == "$" and doc[start - 1].text in ("US", "A", "C", "NZ", "HK", "S", "R"):
         start -= 1
-    while end < len(doc) and (doc[end].lower_ in SCALES or doc[end].lower_ in WORDS or doc[end].lower_ in SUBUNITS):
-        if doc[end].lower_ in SUBUNITS and doc[end - 1].whitespace_:
+    while end < len(doc) and (doc[end].lower_ in SCALES | WORDS.keys() | SUBUNITS.keys() | PERCENT_WORDS):
+        if doc[end].lower_ == "p" and doc[end - 1].whitespace_:
             break  # `80p`, not `80 p`
         end += 1
     return doc[start:end]

@@ -159,7 +159,7 @@ def _document_rows(doc, base: dict, knowledge: Knowledge, *, tokens: bool) -> di
         "amounts": [
             located(a.start_char, a.end_char)
             | {"text": a.text, "kind": a.kind, "value": a.value, "currency": a.currency, "unit": a.unit}
-            | {"count_type": a.count_type}
+            | {"count_type": a.count_type, "value_high": a.value_high}
             for a in extract_amounts(doc, knowledge.count_types)
         ],
         "tone": [base | sum(counts, WordCounts()).measures()],

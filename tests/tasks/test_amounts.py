@@ -65,3 +65,26 @@ def test_amounts_a_user_file_adds_count_types(nlp, tmp_path):
     extra.write_text("word,type\nstores,retail\n")
     with pytest.raises(ValueError, match="in capitals"):
         load_count_types(str(extra))
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("Net profit rose to 15 mln dlrs.", [("15 mln dlrs", "money", 15e6, None, "USD")]),
+        ("It agreed a two billion dlr acquisition.", [("two billion dlr", "money", 2e9, None, "USD")]),
+        (
+            "Sales rose 37 pct, margins four pct.",
+            [("37 pct", "percent", 37, None, None), ("four pct", "percent", 4, None, None)],
+        ),
+        ("Shr 14 cts vs 10 cts.", [("14 cts", "money", 0.14, None, "USD"), ("10 cts", "money", 0.1, None, "USD")]),
+        ("The deal was worth 300 mln stg.", [("300 mln stg", "money", 3e8, None, "GBP")]),
+        ("It will cost 30 to 50 mln dlrs.", [("30 to 50 mln dlrs", "money", 3e7, 5e7, "USD")]),
+        (
+            "The bank raised 1.5 billion dlrs, and its rival 8.3 billion.",
+            [("1.5 billion dlrs", "money", 1.5e9, None, "USD"), ("8.3 billion", "money", 8.3e9, None, "USD")],
+        ),
+    ],
+)
+def test_amounts_wire_style_money_percent_ranges_and_an_inherited_currency(nlp, text, amounts):
+    found = [(a.text, a.kind, a.value, a.value_high, a.currency) for a in extract_amounts(nlp(text))]
+    assert found == [(t, k, pytest.approx(v), h and pytest.approx(h), c) for t, k, v, h, c in amounts]
