@@ -2,8 +2,8 @@
 titles, cue verbs, places, themes, tone word lists), and a user's additions to them.
 
 A user adds knowledge with an alias table (`--aliases`) and a knowledge folder (`--knowledge`)
-whose files extend the packaged ones of the same name: `aliases.csv`, `places.csv`,
-`themes.csv`, `tone.csv` and `count_types.csv` (see docs/rules.md).
+whose files extend the packaged ones of the same name: `aliases.csv`, `not_entities.txt`,
+`places.csv`, `themes.csv`, `tone.csv` and `count_types.csv` (see docs/rules.md).
 """
 
 import csv

@@ -18,7 +18,7 @@ World knowledge (aliases, titles, cue verbs) lives in `tasks/lexicon/`, extendab
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib.resources import files
 
@@ -43,6 +43,7 @@ class Lexicon:
     titles: frozenset[str]
     cue_verbs: frozenset[str]
     fingerprint: str
+    not_entities: frozenset[str] = frozenset()
 
     @property
     def form_pattern(self) -> re.Pattern | None:
@@ -82,7 +83,15 @@ def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     cue_verbs = {form.casefold() for line in _lines(cues) for form in line.split()}
     titles = {t.casefold().rstrip(".") for t in _lines(names)}
     fingerprint = hashlib.blake2b("\0".join([*tables, cues, names]).encode(), digest_size=8).hexdigest()
-    return Lexicon(aliases, tuple(dict.fromkeys(forms)), frozenset(titles), frozenset(cue_verbs), fingerprint)
+    lexicon = Lexicon(aliases, tuple(dict.fromkeys(forms)), frozenset(titles), frozenset(cue_verbs), fingerprint)
+    return with_not_entities(lexicon, (folder / "not_entities.txt").read_text(encoding="utf-8"))
+
+
+def with_not_entities(lexicon: Lexicon, text: str) -> Lexicon:
+    """The lexicon with more words that are never entities (one word or phrase a line)."""
+    words = {" ".join(line.casefold().split()) for line in _lines(text)}
+    digest = hashlib.blake2b(f"{lexicon.fingerprint}\0{text}".encode(), digest_size=8).hexdigest()
+    return replace(lexicon, not_entities=lexicon.not_entities | words, fingerprint=digest)
 
 
 @dataclass
@@ -128,7 +137,9 @@ def strip_title(name: str, titles: frozenset[str]) -> str:
 
 def resolve_entities(doc, *, lexicon: Lexicon) -> list[Mention]:
     """The document's entity mentions, each with a canonical name, a label and the rule that decided them."""
-    mentions = [_mention(e, e.label_) for e in doc.ents if e.label_ in ENTITY_LABELS]
+    mentions = [
+        _mention(e, e.label_) for e in doc.ents if e.label_ in ENTITY_LABELS and not _never_entity(e.text, lexicon)
+    ]
     taken = [(e.start_char, e.end_char) for e in doc.ents]
     body = doc.text  # spaCy builds it anew from the tokens at every access
     mentions += _alias_spans(doc, body, lexicon, taken)
@@ -141,6 +152,12 @@ def resolve_entities(doc, *, lexicon: Lexicon) -> list[Mention]:
     _link_name_parts(mentions)
     mentions += _propagate(doc, body, mentions, taken)
     return sorted(mentions, key=lambda m: m.start_char)
+
+
+def _never_entity(text: str, lexicon: Lexicon) -> bool:
+    """A mention made only of words that are never entities (`cts`, `Shr Net`, `Revs`)."""
+    words = [w.strip(".,;:") for w in text.casefold().split()]
+    return all(w in lexicon.not_entities or not w for w in words) or " ".join(words) in lexicon.not_entities
 
 
 def _mention(span, label: str, **resolved) -> Mention:

@@ -112,3 +112,20 @@ def test_resolve_bad_alias_table_says_what_is_wrong(tmp_path, content, message):
         load_lexicon(str(bad))
     with pytest.raises(ValueError, match="does not exist"):
         load_lexicon(str(tmp_path / "missing.csv"))
+
+
+def test_resolve_earnings_table_abbreviations_are_never_entities(nlp):
+    text = "Shr 14 cts vs 10 cts\nNet 741,000 vs 510,000\nRevs 5,980,000 vs 4,200,000\nThe company is based in Boston."
+    found = {m.text for m in resolve_entities(nlp(text), lexicon=LEXICON)}
+    assert found == {"Boston"}
+
+
+def test_resolve_a_knowledge_folder_adds_words_that_are_never_entities(ruler, tmp_path):
+    from newslake.tasks.annotate import load_knowledge
+    from newslake.tasks.knowledge import KnowledgeFiles
+
+    (tmp_path / "not_entities.txt").write_text("# house jargon\nZorp\n")
+    doc = ruler(("ORG", "Zorp"), ("ORG", "Acme"))("Zorp rose at Acme.")
+    lexicon = load_knowledge(KnowledgeFiles(folder=str(tmp_path))).lexicon
+    assert [m.text for m in resolve_entities(doc, lexicon=lexicon)] == ["Acme"]
+    assert lexicon.fingerprint != LEXICON.fingerprint
