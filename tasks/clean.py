@@ -28,6 +28,7 @@ CLEANED = DOCUMENTS.append(PARTITION)
 
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n")
+TITLE_WORDS = 25  # the longest title (the 2,225 BBC titles have 9 words at most)
 _SENTENCE_END = re.compile(r"[.!?:;\"”’)\]]$")
 
 
@@ -87,11 +88,16 @@ def _rejoin(lines: list[str]) -> str:
 
 
 def split_title(text: str) -> tuple[str | None, str]:
-    """A text file's first line is its title when a blank line follows it."""
+    """A text file's first line is its title when a blank line follows it and it reads as a
+    title: at most 25 words, and not a sentence of more than 12 words (an article saved
+    without its title starts with its first paragraph)."""
     head, sep, body = text.lstrip("\ufeff").partition("\n")
-    if sep and body.lstrip(" \t").startswith(("\n", "\r\n")) and head.strip() and body.strip():
-        return head.strip(), body
-    return None, text
+    if not (sep and body.lstrip(" \t").startswith(("\n", "\r\n")) and head.strip() and body.strip()):
+        return None, text
+    words = len(head.split())
+    if words > TITLE_WORDS or (words > 12 and _SENTENCE_END.search(head.strip())):
+        return None, text
+    return head.strip(), body
 
 
 def extract_html(html: bytes | str) -> dict | None:

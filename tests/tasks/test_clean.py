@@ -68,6 +68,16 @@ def test_clean_split_title_needs_a_blank_line():
     assert split_title("Not a title\nBody text") == (None, "Not a title\nBody text")
 
 
+def test_clean_split_title_leaves_a_first_paragraph_that_reads_as_a_sentence():
+    body = "The council approved a new budget on Monday after a long debate about library funding and repairs.\n\nMore."
+    assert split_title(body) == (None, body)
+    assert (
+        split_title("Council approves budget after long debate\n\nMore.")[0]
+        == "Council approves budget after long debate"
+    )
+    assert split_title(" ".join(["word"] * 30) + "\n\nMore.")[0] is None
+
+
 def test_clean_parse_published_formats():
     assert parse_published("2025-03-22T09:15:00+01:00") == datetime(2025, 3, 22, 8, 15, tzinfo=UTC)
     assert parse_published("Sat, 22 Mar 2025 14:05:00 GMT") == datetime(2025, 3, 22, 14, 5, tzinfo=UTC)
