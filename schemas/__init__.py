@@ -17,7 +17,8 @@ import pyarrow as pa
 #   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
 #      cooccurrence_daily
 #   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high, documents.authors,
-#      site_name, description, image, tags; tables tone, locations, themes, dates, location_daily, theme_daily
+#      site_name, description, image, tags, lang_confidence; tables tone, locations, themes, dates, location_daily,
+#      theme_daily
 SCHEMA_VERSION = 5
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
@@ -35,6 +36,7 @@ DOCUMENTS = pa.schema(
         pa.field("published_at", _TS),
         pa.field("date_source", pa.string(), nullable=False),
         pa.field("lang", pa.string(), nullable=False),
+        pa.field("lang_confidence", pa.float64()),  # the language identifier's probability of `lang`
         pa.field("text", pa.large_string(), nullable=False),
         pa.field("n_words", pa.int32(), nullable=False),
         pa.field("content_hash", pa.string(), nullable=False),

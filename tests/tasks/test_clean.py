@@ -9,6 +9,7 @@ from newslake.tasks.clean import (
     clean,
     decode,
     extract_html,
+    identify_language,
     mark_duplicates,
     normalise_text,
     page_metadata,
@@ -211,3 +212,24 @@ def test_clean_a_page_without_text_is_none_and_no_library_warning(caplog):
         assert extract_html("<html><head><title>t</title></head><body><div></div></body></html>") is None
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert logging.getLogger("trafilatura").level == logging.NOTSET  # left as it was
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Shr 14 cts vs 10 cts\nNet 741,000 vs 510,000\nRevs 5,980,000 vs 4,200,000",
+        "The Bangladesh trade deficit narrowed to 1.91 billion Taka in October from 5.64 billion in "
+        "September, the Central Bank said.",
+    ],
+)
+def test_clean_english_figures_and_unsure_guesses_stay_english(text):
+    lang, confidence = identify_language(text, ENGLISH_ONLY)
+    assert lang == "en" and 0 < confidence < 0.9  # kept, and the doubt recorded
+    assert identify_language(text)[0] != "en"  # what the identifier alone says
+
+
+def test_clean_a_sure_guess_of_another_language_is_kept_as_it_is():
+    french = (
+        "La ville de Lyon a inauguré samedi trois nouvelles pistes cyclables reliant le centre-ville aux quartiers."
+    )
+    assert identify_language(french, ENGLISH_ONLY)[0] == "fr"
