@@ -101,34 +101,48 @@ def split_title(text: str) -> tuple[str | None, str]:
     return head.strip(), body
 
 
+# A page whose article text has fewer words than this is extracted again with trafilatura's
+# default settings (tables included), and the longer text kept: on the 621 pages of L3S-GN1
+# that finds text in 2 more pages and lifts shingle F1 from 0.898 to 0.900 (bench/extraction.py).
+FALLBACK_WORDS = 20
+
+
 def extract_html(html: bytes | str) -> dict | None:
     """Main text, title, URL, date and page metadata (authors, site name, description, main
-    image, tags) of a news web page, by trafilatura; None when no text."""
+    image, tags) of a news web page, by trafilatura; None when no text.
+
+    The same page always gives the same text: trafilatura's deduplication, which drops passages
+    it has seen in earlier pages of the process, is off."""
     import trafilatura
 
     # trafilatura warns of each page it finds no text in; newslake makes that page a reject.
     logger = logging.getLogger("trafilatura")
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(logging.CRITICAL)
     try:
         found = trafilatura.bare_extraction(
-            html, with_metadata=True, include_comments=False, include_tables=False, deduplicate=True
+            html, with_metadata=True, include_comments=False, include_tables=False, deduplicate=False
         )
+        text = (found.text if found else None) or ""
+        if len(text.split()) < FALLBACK_WORDS:
+            second = trafilatura.extract(html, include_comments=False) or ""
+            text = second if len(second.split()) > len(text.split()) else text
     finally:
         logger.setLevel(level)
-    if found is None or not (found.text or "").strip():
+    if not text.strip():
         return None
-    tags = [*(found.tags or []), *(found.categories or [])]
-    return {
-        "text": found.text,
-        "title": found.title,
-        "url": found.url,
-        "published": found.date,
-        "authors": found.author,
-        "site_name": found.sitename,
-        "description": found.description,
-        "image": found.image,
-        "tags": "; ".join(tags) if tags else None,
+    tags = [*(found.tags or []), *(found.categories or [])] if found else []
+    return {"text": text, "tags": "; ".join(tags) if tags else None} | {
+        name: getattr(found, attribute, None) if found else None
+        for name, attribute in (
+            ("title", "title"),
+            ("url", "url"),
+            ("published", "date"),
+            ("authors", "author"),
+            ("site_name", "sitename"),
+            ("description", "description"),
+            ("image", "image"),
+        )
     }
 
 
