@@ -210,18 +210,30 @@ def _vote_labels(mentions: list[Mention]) -> None:
 
 
 def _link_name_parts(mentions: list[Mention]) -> None:
-    """Name a lone surname or first name after the full name it belongs to, the nearest one before it first."""
+    """Name a lone surname or first name after the full name it belongs to, among the people
+    named before it (else after it). A surname is better evidence than a first name and goes to
+    the nearest full name with it; a first name that several people share goes to the one named
+    most often in full (`name_part_salient`), or, on a tie, stays unresolved (`ambiguous_name_part`)."""
     full = [m for m in mentions if m.label == "PERSON" and len(m.name.split()) >= 2]
+    salience = Counter(f.name for f in full)
     for m in mentions:
         words = m.name.split()
         if len(words) != 1 or m.rule == "alias":
             continue
-        owners = [f for f in full if words[0] in (f.name.split()[0], f.name.split()[-1])]
+        by_surname = [f for f in full if f.name.split()[-1] == words[0]]
+        owners = by_surname or [f for f in full if f.name.split()[0] == words[0]]
+        before = [f for f in owners if f.start_char < m.start_char]
+        owners = before or owners
         if not owners:
             continue
-        before = [f for f in owners if f.start_char < m.start_char]
-        owner = max(before, key=lambda f: f.start_char) if before else min(owners, key=lambda f: f.start_char)
-        m.name, m.label, m.rule = owner.name, "PERSON", "name_part"
+        names = sorted({f.name for f in owners}, key=lambda name: (-salience[name], name))
+        if len(names) == 1 or by_surname:
+            nearest = max(before, key=lambda f: f.start_char) if before else min(owners, key=lambda f: f.start_char)
+            m.name, m.label, m.rule = nearest.name, "PERSON", "name_part"
+        elif salience[names[0]] > salience[names[1]]:
+            m.name, m.label, m.rule = names[0], "PERSON", "name_part_salient"
+        else:
+            m.label, m.rule = "PERSON", "ambiguous_name_part"
 
 
 def _propagate(doc, body: str, mentions: list[Mention], taken: list[tuple[int, int]]) -> list[Mention]:

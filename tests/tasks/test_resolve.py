@@ -129,3 +129,11 @@ def test_resolve_a_knowledge_folder_adds_words_that_are_never_entities(ruler, tm
     lexicon = load_knowledge(KnowledgeFiles(folder=str(tmp_path))).lexicon
     assert [m.text for m in resolve_entities(doc, lexicon=lexicon)] == ["Acme"]
     assert lexicon.fingerprint != LEXICON.fingerprint
+
+
+def test_resolve_a_shared_first_name_goes_to_the_person_named_most_or_stays_unresolved(ruler):
+    nlp = ruler(("PERSON", "Bobby Jindal"), ("PERSON", "Bobby Flay"), ("PERSON", "Bobby"))
+    text = "Bobby Jindal spoke. Bobby Jindal left. The chef Bobby Flay cooked. Bobby said the state would recover."
+    assert _resolved(nlp, text)[-1] == ("Bobby", "PERSON", "Bobby Jindal", "name_part_salient")
+    tie = "Bobby Jindal spoke. The chef Bobby Flay cooked. Bobby said the state would recover."
+    assert _resolved(nlp, tie)[-1] == ("Bobby", "PERSON", "Bobby", "ambiguous_name_part")
