@@ -16,9 +16,9 @@ import pyarrow as pa
 #   3: documents.raw_hash
 #   4: mentions.name, mentions.rule, documents.story_id, documents.minhash; tables quotes, amounts, speaker_daily,
 #      cooccurrence_daily
-#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high, documents.authors,
-#      site_name, description, image, tags, lang_confidence; tables tone, locations, themes, dates, location_daily,
-#      theme_daily
+#   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high,
+#      quotes.speaker_org_key, documents.authors, site_name, description, image, tags, lang_confidence;
+#      tables tone, locations, themes, dates, location_daily, theme_daily
 SCHEMA_VERSION = 5
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
@@ -95,6 +95,7 @@ QUOTES = pa.schema(
         pa.field("speaker_key", pa.string()),
         pa.field("cue", pa.string()),
         pa.field("kind", pa.string(), nullable=False),
+        pa.field("speaker_org_key", pa.string()),  # the organisation an unnamed speaker speaks for
     ]
 )
 

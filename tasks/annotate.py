@@ -158,6 +158,7 @@ def _document_rows(doc, base: dict, knowledge: Knowledge, *, tokens: bool) -> di
         "quotes": [
             located(q.start_char, q.end_char)
             | {"text": q.text, "speaker": q.speaker, "speaker_key": q.speaker_key, "cue": q.cue, "kind": q.kind}
+            | {"speaker_org_key": q.speaker_org_key}
             for q in extract_quotes(doc, mentions, lexicon=knowledge.lexicon)
         ],
         "amounts": [

@@ -207,7 +207,8 @@ def _extras(doc: dict, quotes: list[dict]) -> str:
         title += f"<PAGE_AUTHORS>{html.escape(_clean(', '.join(doc['authors'])))}</PAGE_AUTHORS>"
     speakers = "".join(
         f'<QUOTE offset="{q["start_char"]}" speaker="{html.escape(_clean(q["speaker"]))}"'
-        f' speaker_key="{html.escape(q["speaker_key"] or "")}"/>'
+        f' speaker_key="{html.escape(q["speaker_key"] or "")}"'
+        f' speaker_org_key="{html.escape(q.get("speaker_org_key") or "")}"/>'
         for q in quotes
     )
     return title + (f"<NEWSLAKE_SPEAKERS>{speakers}</NEWSLAKE_SPEAKERS>" if speakers else "")

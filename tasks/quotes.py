@@ -45,7 +45,8 @@ class Quotation:
 
 @dataclass(frozen=True)
 class Quote:
-    """A direct quotation with its speaker (canonical name and key when it is a known entity) and cue verb."""
+    """A direct quotation with its speaker (canonical name and key when it is a known entity), the
+    organisation an unnamed speaker's words name (`a spokeswoman for NBC`), and its cue verb."""
 
     start_char: int
     end_char: int
@@ -54,6 +55,7 @@ class Quote:
     speaker_key: str | None
     cue: str | None
     kind: str
+    speaker_org_key: str | None = None
 
 
 def find_quotations(text: str) -> list[Quotation]:
@@ -108,12 +110,12 @@ def extract_quotes(doc, mentions: list[Mention], *, lexicon: Lexicon) -> list[Qu
         if cue is not None and continues and cue == last_cue:
             cue = None  # the attribution of the paragraph this one continues
         if cue is not None:
-            speaker, key = _speaker(doc, cue, mentions, quoted, lexicon)
+            speaker, key, org = _speaker(doc, cue, mentions, quoted, lexicon)
             kind = "continuation" if continues else "partial" if text[:1].islower() else "full"
-            quote = Quote(q.start_char, q.end_char, text, speaker, key, cue.text, kind)
+            quote = Quote(q.start_char, q.end_char, text, speaker, key, cue.text, kind, org)
         elif continues:
-            speaker, key = last_quote.speaker, last_quote.speaker_key
-            quote = Quote(q.start_char, q.end_char, text, speaker, key, None, "continuation")
+            speaker, key, org = last_quote.speaker, last_quote.speaker_key, last_quote.speaker_org_key
+            quote = Quote(q.start_char, q.end_char, text, speaker, key, None, "continuation", org)
         else:
             quote = None
         if quote is not None and (len(text.split()) < MIN_WORDS[quote.kind] or quote.speaker is None):
@@ -182,25 +184,28 @@ def _mention_at(token, mentions: list[Mention]) -> Mention | None:
     return next((m for m in mentions if m.start <= token.i < m.end), None)
 
 
-def _speaker(doc, cue, mentions: list[Mention], quoted, lexicon: Lexicon) -> tuple[str | None, str | None]:
-    """The speaker of a cue verb: a resolved entity, a pronoun's antecedent, or the subject's own words."""
+def _speaker(doc, cue, mentions: list[Mention], quoted, lexicon: Lexicon) -> tuple[str | None, str | None, str | None]:
+    """The speaker of a cue verb: a resolved entity, a pronoun's antecedent, or the subject's own
+    words, with the key of the organisation those words name (`a company spokesman` names none)."""
     subject = _subject(cue)
     if subject is None:
-        return None, None
+        return None, None, None
     named = [subject] + [c for c in subject.children if c.dep_ == "appos"]
     found = next((m for m in (_mention_at(t, mentions) for t in named) if m is not None), None)
     if found is not None:
-        return found.name, found.key
+        return found.name, found.key, None
     pronoun = subject.lower_
     if pronoun in PRONOUNS:
         found = _antecedent(doc, subject, mentions, quoted, PRONOUNS[pronoun], lexicon)
-        return (found.name, found.key) if found else (None, None)
+        return (found.name, found.key, None) if found else (None, None, None)
     if subject.tag_ in PRONOUN_TAGS or subject.lower_ in NOUN_PRONOUNS:
-        return None, None
+        return None, None, None
     name = next((t for t in named[1:] if t.tag_ in PROPER_NOUN_TAGS), None)  # `The ... Secretary, Theresa May,`
     if name is not None:
-        return doc[name.left_edge.i : name.i + 1].text, None
-    return doc[subject.left_edge.i : subject.right_edge.i + 1].text, None
+        return doc[name.left_edge.i : name.i + 1].text, None, None
+    words = doc[subject.left_edge.i : subject.right_edge.i + 1]
+    org = next((m for m in mentions if m.label == "ORG" and words.start <= m.start and m.end <= words.end), None)
+    return words.text, None, org.key if org else None
 
 
 def _antecedent(doc, pronoun, mentions: list[Mention], quoted, label: str | None, lexicon: Lexicon) -> Mention | None:

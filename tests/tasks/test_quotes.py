@@ -81,3 +81,25 @@ def test_quotes_pronoun_that_names_nobody_is_no_speaker(nlp, subject):
 )
 def test_quotes_titles_and_scare_quotes_are_not_quotations(nlp, text):
     assert _quotes(nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "org"),
+    [
+        (
+            '"We are reviewing the footage and will respond," a spokeswoman for NBC said on Monday.',
+            "a spokeswoman for NBC",
+            "org:nbc",
+        ),
+        (
+            'The NBC spokeswoman said: "We stand by our reporting and our journalists."',
+            "The NBC spokeswoman",
+            "org:nbc",
+        ),
+        ('"The company does not comment on rumours," a company spokesman said.', "a company spokesman", None),
+    ],
+)
+def test_quotes_an_unnamed_speaker_keeps_their_words_and_the_organisation_they_name(nlp, text, speaker, org):
+    doc = nlp(text)
+    found = extract_quotes(doc, resolve_entities(doc, lexicon=LEXICON), lexicon=LEXICON)
+    assert [(q.speaker, q.speaker_key, q.speaker_org_key) for q in found] == [(speaker, None, org)]
