@@ -24,7 +24,14 @@ QUIET = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",
     "DASK_LOGGING__DISTRIBUTED": "warning",
 }
-QUIET_LOGGERS = {"prefect": logging.WARNING, "prefect.flow_runs": logging.INFO, "distributed": logging.WARNING}
+QUIET_LOGGERS = {
+    "prefect": logging.WARNING,
+    "prefect.flow_runs": logging.INFO,
+    "distributed": logging.WARNING,
+    # Prefect's client, draining its events as the command's own server stops: "Still processing
+    # items: 3 items remaining..." says nothing about the run.
+    "EventsWorker": logging.ERROR,
+}
 
 
 @contextmanager

