@@ -222,8 +222,9 @@ def _map(places: pl.DataFrame) -> str:
     figure, axes = _figure(10, 6)
     axes.scatter([t.lon for t in shown], [t.lat for t in shown], s=0.5, color="#ccc", linewidths=0, rasterized=True)
     if rows:
-        axes.scatter([r[2] for r in rows], [r[1] for r in rows], s=[30 + 30 * r[3] for r in rows], color="#c44",
-                     alpha=0.6, edgecolors="#822")  # fmt: skip
+        most = max(r[3] for r in rows)  # a circle's area is its share of the most mentioned place's
+        axes.scatter([r[2] for r in rows], [r[1] for r in rows], s=[12 + 500 * r[3] / most for r in rows],
+                     color="#c44", alpha=0.5, edgecolors="#822", linewidths=0.5)  # fmt: skip
         labelled: list[tuple[float, float]] = []
         for name, lat, lon, _ in rows[:TOP_PLACES]:  # the most mentioned first; none over another's label
             if all(abs(lat - y) > (north - south) / 25 or abs(lon - x) > (east - west) / 8 for y, x in labelled):
