@@ -160,9 +160,11 @@ def _call_flow(what: str, flow_call, parameters: "LakeParameters", *, verbose: b
     interrupted = threading.Event()
     signal.signal(signal.SIGINT, lambda signum, frame: _quiet_interrupt(interrupted))
     try:
-        return flow_call(parameters, verbose=verbose, console=err)
+        try:
+            return flow_call(parameters, verbose=verbose, console=err)
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: no interrupt again
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise _stopped() from None
     except LakeBusy as exc:
         raise _fail(str(exc), 3) from None
@@ -170,11 +172,8 @@ def _call_flow(what: str, flow_call, parameters: "LakeParameters", *, verbose: b
         raise _fail(str(exc), 2) from None
     except Exception as exc:
         if interrupted.is_set():  # Ctrl-C met inside a library that wrapped it in another exception
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise _stopped() from None
         raise _fail(f"the {what} failed: {exc}") from None
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run is over: no interrupt again
 
 
 def _stopped() -> typer.Exit:
