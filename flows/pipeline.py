@@ -170,9 +170,11 @@ def _annotate(batches: list[Batch], p: RunParameters) -> list[Batch]:
 
 def _gather(futures: list[PrefectFuture], progress: StageProgress, size: Callable[[Any], int]) -> list:
     """The futures' results, in their order; each counted into `progress` as it finishes."""
+    results = {}
     for future in as_completed(futures):
-        progress.advance(size(future.result()))
-    return [f.result() for f in futures]
+        results[future.task_run_id] = future.result()
+        progress.advance(size(results[future.task_run_id]))
+    return [results[f.task_run_id] for f in futures]
 
 
 @flow(name="newslake-backfill", flow_run_name=_new_run_id, task_runner=SettingsTaskRunner())

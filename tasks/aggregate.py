@@ -129,19 +129,13 @@ def location_daily(locations: pa.Table, tone: pa.Table) -> pa.Table:
     tones = pl.from_arrow(tone).select("doc_id", "tone")
     result = (
         pl.from_arrow(locations)
+        .join(tones, on="doc_id", how="left")
         .group_by("date", "place_key")
         .agg(
             pl.col("name", "type", "country", "lat", "lon").first(),
             pl.len().cast(pl.Int64).alias("mentions"),
-            pl.col("doc_id").unique().alias("doc_ids"),
-        )
-        .explode("doc_ids")
-        .join(tones, left_on="doc_ids", right_on="doc_id", how="left")
-        .group_by("date", "place_key")
-        .agg(
-            pl.col("name", "type", "country", "lat", "lon", "mentions").first(),
-            pl.len().cast(pl.Int64).alias("documents"),
-            _mean_tone(),
+            pl.col("doc_id").n_unique().cast(pl.Int64).alias("documents"),
+            _mean_tone(pl.col("tone").filter(pl.col("doc_id").is_first_distinct())),  # each document once
         )
         .sort("date", "mentions", "place_key", descending=[False, True, False])
     )
@@ -187,15 +181,18 @@ def rollup_days(
         rows["cooccurrence_daily"] = cooccurrence_daily(entities, read("documents", ["doc_id", "story_id"]))
     if "speaker_daily" in tables:
         rows["speaker_daily"] = speaker_daily(read("quotes", ["doc_id", "speaker", "speaker_key"]))
+    if {"source_daily", "location_daily", "theme_daily"} & set(tables):
+        tone = read("tone", ["doc_id", "tone"])
     if "source_daily" in tables:
         documents = read("documents", ["doc_id", "source", "n_words", "dup_of"])
-        rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]), read("tone", ["doc_id", "tone"]))
+        rows["source_daily"] = source_daily(documents, read("mentions", ["doc_id"]), tone)
     if "location_daily" in tables:
         columns = ["doc_id", "place_key", "name", "type", "country", "lat", "lon"]
-        rows["location_daily"] = location_daily(read("locations", columns), read("tone", ["doc_id", "tone"]))
+        rows["location_daily"] = location_daily(read("locations", columns), tone)
     if "theme_daily" in tables:
-        documents, tone = read("documents", ["doc_id", "story_id"]), read("tone", ["doc_id", "tone"])
-        rows["theme_daily"] = theme_daily(read("themes", ["doc_id", "theme"]), documents, tone)
+        rows["theme_daily"] = theme_daily(
+            read("themes", ["doc_id", "theme"]), read("documents", ["doc_id", "story_id"]), tone
+        )
     for name, rollup in rows.items():
         stage_rows(lake, TABLES[name], rollup, commit_id=commit_id, days=days)
     return {name: len(rollup) for name, rollup in rows.items()}

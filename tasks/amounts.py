@@ -42,6 +42,8 @@ NOUN_TAGS = {"NN", "NNS", "NNP", "NNPS"}
 NOT_COUNTED = {"times", "time", "per", "percent", "%", "of", "to", "and", "or"}
 # Words between a number and what it counts that say nothing about the thing (`50 more buses`).
 QUANTIFIERS = {"more", "other", "additional", "extra", "further", "new", "fewer", "less"}
+# What may follow a number in one amount: its scale, currency, subunit or percent sign.
+_AFTER_NUMBER = {*SCALES, *WORDS, *SUBUNITS, *PERCENT_WORDS}
 _RANGE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:to|-|–)\s*(\d[\d,]*(?:\.\d+)?)")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 _TOKENS = re.compile(r"\d[\d,]*(?:\.\d+)?|[^\W\d_]+|[^\s\w]", re.UNICODE)
@@ -93,7 +95,9 @@ def parse_value(text: str) -> tuple[float | None, str | None]:
 def load_count_types(extra: str | None = None) -> dict[str, str]:
     """The packaged types of counts (word -> type, as `killed` -> KILL), with a user's CSV
     (columns word,type) on top."""
-    texts = packaged_and_extra("count_types.csv", extra, what="count types file", columns="word,type")
+    texts = packaged_and_extra(
+        "count_types.csv", extra, what="count types file", expected="a CSV file with columns word,type"
+    )
     types = {}
     for text in texts:
         for line, row in csv_rows(text, required=("word", "type"), what="a count types file"):
@@ -184,7 +188,7 @@ def _with_currency(doc, ent):
         start -= 1
     if start > 0 and doc[start].text == "$" and doc[start - 1].text in ("US", "A", "C", "NZ", "HK", "S", "R"):
         start -= 1
-    while end < len(doc) and (doc[end].lower_ in SCALES | WORDS.keys() | SUBUNITS.keys() | PERCENT_WORDS):
+    while end < len(doc) and doc[end].lower_ in _AFTER_NUMBER:
         if doc[end].lower_ == "p" and doc[end - 1].whitespace_:
             break  # `80p`, not `80 p`
         end += 1
