@@ -13,7 +13,6 @@ from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +27,7 @@ from newslake.tasks.knowledge import PACKAGED, KnowledgeFiles
 from newslake.tasks.lake import Batch
 from newslake.tasks.places import Gazetteer, Place, load_gazetteer, locate_places
 from newslake.tasks.quotes import extract_quotes
-from newslake.tasks.resolve import Lexicon, load_lexicon, resolve_entities, with_not_entities
+from newslake.tasks.resolve import Lexicon, load_lexicon, resolve_entities
 from newslake.tasks.themes import Taxonomy, find_themes, load_taxonomy
 from newslake.tasks.tone import ToneLexicon, WordCounts, count_words, load_tone_lexicon
 
@@ -107,11 +106,8 @@ class Knowledge:
 def load_knowledge(files: KnowledgeFiles = PACKAGED) -> Knowledge:
     """The packaged knowledge with the user's additions (each file read once per process, and
     again once it is edited)."""
-    lexicon = load_lexicon(files.extra("aliases.csv"))
-    if extra := files.extra("not_entities.txt"):
-        lexicon = with_not_entities(lexicon, Path(extra).read_text(encoding="utf-8"))
     return Knowledge(
-        lexicon=lexicon,
+        lexicon=load_lexicon(files.extra("aliases.csv"), files.extra("not_entities.txt")),
         gazetteer=load_gazetteer(files.extra("places.csv")),
         taxonomy=load_taxonomy(files.extra("themes.csv")),
         tone=load_tone_lexicon(files.extra("tone.csv")),

@@ -1,5 +1,5 @@
-"""Where the knowledge the annotation rules read comes from, as data: the packaged files of `lexicon/` (aliases,
-titles, cue verbs, places, themes, tone word lists), and a user's additions to them.
+"""Where the knowledge the annotation rules read comes from, as data: the packaged files of
+`lexicon/` (aliases, titles, cue verbs, places, themes, tone word lists), and a user's additions.
 
 A user adds knowledge with an alias table (`--aliases`) and a knowledge folder (`--knowledge`)
 whose files extend the packaged ones of the same name: `aliases.csv`, `not_entities.txt`,
@@ -32,17 +32,17 @@ class KnowledgeFiles:
         return str(path) if path and path.is_file() else None
 
 
-PACKAGED = KnowledgeFiles()
-T = TypeVar("T")  # the packaged knowledge alone
+PACKAGED = KnowledgeFiles()  # the packaged knowledge alone
+T = TypeVar("T")
 
 
-def packaged_and_extra(name: str, extra: str | None, *, what: str, columns: str) -> list[str]:
+def packaged_and_extra(name: str, extra: str | None, *, what: str, expected: str) -> list[str]:
     """The text of a packaged knowledge file (`lexicon/<name>`), and of the user's file that
     extends it, if any; a ValueError saying what to give when the user's file is missing."""
     texts = [(files("newslake.tasks") / "lexicon" / name).read_text(encoding="utf-8")]
     if extra:
         if not Path(extra).is_file():
-            raise ValueError(f"{what} {extra} does not exist: give a CSV file with columns {columns}")
+            raise ValueError(f"{what} {extra} does not exist: give {expected}")
         texts.append(Path(extra).read_text(encoding="utf-8"))
     return texts
 
@@ -58,15 +58,15 @@ def csv_rows(text: str, *, required: tuple[str, ...], what: str) -> Iterator[tup
         yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
 
 
-def cached_by_file(load: Callable[[str | None], T]) -> Callable[[str | None], T]:
-    """Cache a loader of packaged knowledge plus a user's file by the file's path and time of
-    change: each process reads a file once, and again once it is edited (a notebook's next run)."""
-    cached = functools.lru_cache(maxsize=8)(lambda extra, changed: load(extra))
+def cached_by_file(load: Callable[..., T]) -> Callable[..., T]:
+    """Cache a loader of packaged knowledge plus a user's files (paths or None) by the files'
+    paths and times of change: each process reads a file once, and again once it is edited (a
+    notebook's next run)."""
+    cached = functools.lru_cache(maxsize=8)(lambda extras, changed: load(*extras))
 
     @functools.wraps(load)
-    def loader(extra: str | None = None) -> T:
-        changed = os.stat(extra).st_mtime_ns if extra and os.path.exists(extra) else None
-        return cached(extra, changed)
+    def loader(*extras: str | None) -> T:
+        changed = tuple(os.stat(e).st_mtime_ns if e and os.path.exists(e) else None for e in extras)
+        return cached(extras, changed)
 
-    loader.cache_clear = cached.cache_clear
     return loader

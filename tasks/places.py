@@ -241,7 +241,9 @@ def load_gazetteer(extra: str | None = None) -> Gazetteer:
         places[place.key] = place
         own.setdefault(place.key, []).extend(names)
         alternate.setdefault(place.key, []).extend(others)
-    texts = packaged_and_extra("places.csv", extra, what="gazetteer", columns=",".join(GAZETTEER_COLUMNS))
+    texts = packaged_and_extra(
+        "places.csv", extra, what="gazetteer", expected=f"a CSV file with columns {','.join(GAZETTEER_COLUMNS)}"
+    )
     for text in texts:
         for place, names in _rows(text, places, fips):
             places.setdefault(place.key, place)

@@ -18,7 +18,7 @@ World knowledge (aliases, titles, cue verbs) lives in `tasks/lexicon/`, extendab
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 
@@ -36,14 +36,15 @@ _POSSESSIVE = re.compile(r"[’']s?$")
 
 @dataclass(frozen=True)
 class Lexicon:
-    """The data the rules use: aliases (casefolded form to canonical name and label), titles and cue verbs."""
+    """The data the rules use: aliases (casefolded form to canonical name and label), titles, cue
+    verbs, and the words that are never entities."""
 
     aliases: dict[str, tuple[str, str]]
     forms: tuple[str, ...]
     titles: frozenset[str]
     cue_verbs: frozenset[str]
     fingerprint: str
-    not_entities: frozenset[str] = frozenset()
+    not_entities: frozenset[str]
 
     @property
     def form_pattern(self) -> re.Pattern | None:
@@ -64,10 +65,13 @@ def _lines(text: str) -> list[str]:
 
 
 @cached_by_file
-def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
-    """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) added on top."""
+def load_lexicon(extra_aliases: str | None = None, extra_not_entities: str | None = None) -> Lexicon:
+    """The packaged lexicon, with the rows of a user's alias CSV (alias,canonical,label) and the
+    lines of a user's list of words that are never entities added on top."""
     folder = files("newslake.tasks") / "lexicon"
-    tables = packaged_and_extra("aliases.csv", extra_aliases, what="alias table", columns="alias,canonical,label")
+    tables = packaged_and_extra(
+        "aliases.csv", extra_aliases, what="alias table", expected="a CSV file with columns alias,canonical,label"
+    )
     aliases: dict[str, tuple[str, str]] = {}
     forms: list[str] = []
     for text in tables:
@@ -82,16 +86,22 @@ def load_lexicon(extra_aliases: str | None = None) -> Lexicon:
     cues, names = (folder / "cue_verbs.txt").read_text(), (folder / "titles.txt").read_text()
     cue_verbs = {form.casefold() for line in _lines(cues) for form in line.split()}
     titles = {t.casefold().rstrip(".") for t in _lines(names)}
-    fingerprint = hashlib.blake2b("\0".join([*tables, cues, names]).encode(), digest_size=8).hexdigest()
-    lexicon = Lexicon(aliases, tuple(dict.fromkeys(forms)), frozenset(titles), frozenset(cue_verbs), fingerprint)
-    return with_not_entities(lexicon, (folder / "not_entities.txt").read_text(encoding="utf-8"))
-
-
-def with_not_entities(lexicon: Lexicon, text: str) -> Lexicon:
-    """The lexicon with more words that are never entities (one word or phrase a line)."""
-    words = {" ".join(line.casefold().split()) for line in _lines(text)}
-    digest = hashlib.blake2b(f"{lexicon.fingerprint}\0{text}".encode(), digest_size=8).hexdigest()
-    return replace(lexicon, not_entities=lexicon.not_entities | words, fingerprint=digest)
+    never = packaged_and_extra(
+        "not_entities.txt",
+        extra_not_entities,
+        what="never-entities list",
+        expected="a text file, a word or phrase a line",
+    )
+    not_entities = {" ".join(line.casefold().split()) for text in never for line in _lines(text)}
+    fingerprint = hashlib.blake2b("\0".join([*tables, cues, names, *never]).encode(), digest_size=8).hexdigest()
+    return Lexicon(
+        aliases,
+        tuple(dict.fromkeys(forms)),
+        frozenset(titles),
+        frozenset(cue_verbs),
+        fingerprint,
+        frozenset(not_entities),
+    )
 
 
 @dataclass

@@ -57,7 +57,9 @@ def compile_patterns(patterns: list[str]) -> re.Pattern:
 @cached_by_file
 def load_taxonomy(extra: str | None = None) -> Taxonomy:
     """The packaged themes, with a user's themes CSV (code,description,patterns) on top."""
-    texts = packaged_and_extra("themes.csv", extra, what="themes file", columns="code,description,patterns")
+    texts = packaged_and_extra(
+        "themes.csv", extra, what="themes file", expected="a CSV file with columns code,description,patterns"
+    )
     descriptions: dict[str, str] = {}
     patterns: dict[str, list[str]] = {}
     for text in texts:
