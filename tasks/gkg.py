@@ -19,10 +19,12 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
-import polars as pl
+import pyarrow as pa
 
-from newslake.tasks.lake import Lake
+from newslake.schemas import TABLES
+from newslake.tasks.lake import Lake, read_days
 
 COLUMNS = (
     "GKGRECORDID", "V2.1DATE", "V2SOURCECOLLECTIONIDENTIFIER", "V2SOURCECOMMONNAME", "V2DOCUMENTIDENTIFIER",
@@ -35,6 +37,18 @@ WEB, CITATION_ONLY = 1, 2  # V2SOURCECOLLECTIONIDENTIFIER: a URL, or a document 
 # GKG's location types: 1 country, 2 US state, 3 US city, 4 world city, 5 world state (ADM1).
 _DATE_RESOLUTION = {"year": 1, "month": 2, "day": 3}
 _TABLES = ("tone", "themes", "locations", "mentions", "quotes", "amounts", "dates")
+_DOCUMENT_COLUMNS = [
+    "doc_id",
+    "source",
+    "origin",
+    "url",
+    "title",
+    "published_at",
+    "ingested_at",
+    "dup_of",
+    "authors",
+    "image",
+]
 
 
 def write_gkg(lake: Lake, out: Path | None, *, start: date | None = None, end: date | None = None) -> dict[str, int]:
@@ -47,23 +61,31 @@ def write_gkg(lake: Lake, out: Path | None, *, start: date | None = None, end: d
             sys.stdout.write(line + "\n")
             written["-"] = written.get("-", 0) + 1
         return written
-    files: dict[Path, object] = {}
+    folder = out.is_dir()
+    files: dict[Path, TextIO] = {}  # each output file, by the name it is renamed to when complete
     try:
         for day, line in gkg_records(lake, start=start, end=end):
-            path = out / f"{day:%Y%m%d}000000.gkg.csv" if out.is_dir() else out
+            path = out / f"{day:%Y%m%d}000000.gkg.csv" if folder else out
             if path not in files:
-                files[path] = path.with_name(f".{path.name}.tmp").open("w", encoding="utf-8", newline="\n")
+                files[path] = _unfinished(path).open("w", encoding="utf-8", newline="\n")
             files[path].write(line + "\n")
             written[str(path)] = written.get(str(path), 0) + 1
-    finally:
-        for handle in files.values():
+    except BaseException:
+        for path, handle in files.items():
             handle.close()
-    for path in files:
-        path.with_name(f".{path.name}.tmp").replace(path)
-    if not files and not out.is_dir():
+            _unfinished(path).unlink(missing_ok=True)
+        raise
+    for path, handle in files.items():
+        handle.close()
+        _unfinished(path).replace(path)
+    if not files and not folder:
         out.write_text("", encoding="utf-8")
         written[str(out)] = 0
     return written
+
+
+def _unfinished(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
 
 
 def gkg_records(lake: Lake, *, start: date | None = None, end: date | None = None) -> Iterator[tuple[date, str]]:
@@ -72,22 +94,15 @@ def gkg_records(lake: Lake, *, start: date | None = None, end: date | None = Non
     for day in lake.partition_days("documents"):
         if (start and day < start) or (end and day > end):
             continue
-        frames = {name: _day(lake, name, day) for name in ("documents", *_TABLES)}
-        documents = frames["documents"].filter(pl.col("dup_of").is_null()).sort("doc_id")
-        grouped = {name: _by_document(frames[name]) for name in _TABLES}
-        for doc in documents.iter_rows(named=True):
-            yield day, "\t".join(gkg_fields(doc, {name: grouped[name].get(doc["doc_id"], []) for name in _TABLES}))
+        rows = {name: _by_document(read_days(lake, TABLES[name], [day], TABLES[name].schema.names)) for name in _TABLES}
+        documents = read_days(lake, TABLES["documents"], [day], _DOCUMENT_COLUMNS).to_pylist()
+        for doc in sorted((d for d in documents if d["dup_of"] is None), key=lambda d: d["doc_id"]):
+            yield day, "\t".join(gkg_fields(doc, {name: rows[name].get(doc["doc_id"], []) for name in _TABLES}))
 
 
-def _day(lake: Lake, table: str, day: date) -> pl.DataFrame:
-    if not lake.partition_files(table):
-        return pl.DataFrame({"doc_id": []}, schema={"doc_id": pl.String})
-    return lake.scan(table).filter(pl.col("date") == day).collect()
-
-
-def _by_document(frame: pl.DataFrame) -> dict[str, list[dict]]:
+def _by_document(table: pa.Table) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
-    for row in frame.iter_rows(named=True):
+    for row in table.to_pylist():
         found.setdefault(row["doc_id"], []).append(row)
     return found
 
