@@ -201,19 +201,21 @@ def _entity_tone(daily: pl.DataFrame, days: list[date]) -> str:
 def _map(places: pl.DataFrame) -> str:
     """The period's places on the world, drawn from the gazetteer: every town of 15,000 people
     or more as a grey dot (the map's outline), each place mentioned as a circle sized by its
-    mentions; countries and states, which have no coordinates of their own, at their capitals."""
+    mentions; countries, which have no coordinates of their own, at their capitals."""
     if places.is_empty():
         return _empty("places")
     from newslake.tasks.places import load_gazetteer
 
     towns = {p.geonameid: p for ps in load_gazetteer().names.values() for p in ps if p.type == "city"}
     capitals = {p.country: p for p in towns.values() if p.capital}
-    per_place = places.group_by("place_key").agg(
-        pl.col("name", "type", "country", "lat", "lon").first(), pl.col("mentions").sum()
+    per_place = (
+        places.group_by("place_key")
+        .agg(pl.col("name", "type", "country", "lat", "lon").first(), pl.col("mentions").sum())
+        .sort("mentions", "place_key", descending=[True, False])
     )
     rows = []
-    for row in per_place.sort("mentions", "place_key", descending=[True, False]).iter_rows(named=True):
-        at = capitals.get(row["country"]) if row["lat"] is None and row["type"] in ("country", "state") else None
+    for row in per_place.iter_rows(named=True):
+        at = capitals.get(row["country"]) if row["lat"] is None and row["type"] == "country" else None
         lat, lon = (row["lat"], row["lon"]) if at is None else (at.lat, at.lon)
         if lat is not None:
             rows.append((row["name"], lat, lon, row["mentions"]))
@@ -235,9 +237,12 @@ def _map(places: pl.DataFrame) -> str:
     axes.set_ylim(south, north)
     axes.set_aspect("equal")
     axes.set_axis_off()
-    table = per_place.sort("mentions", "place_key", descending=[True, False]).head(TOP_PLACES)
+    table = per_place.head(TOP_PLACES)
     unplaced = per_place.height - len(rows)
-    note = f'<p class="muted">{len(rows)} places drawn; {unplaced} without coordinates (regions, unknown places).</p>'
+    note = (
+        f'<p class="muted">{len(rows)} places drawn; {unplaced} without coordinates'
+        " (states, regions, unknown places).</p>"
+    )
     return _svg(figure) + note + _table(table.select("name", "type", "country", "mentions"), ("mentions",))
 
 
