@@ -19,7 +19,8 @@ import pyarrow as pa
 #   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high,
 #      quotes.speaker_org_key, documents.authors, site_name, description, image, tags, lang_confidence;
 #      tables tone, locations, themes, dates, location_daily, theme_daily
-SCHEMA_VERSION = 5
+#   6: table entity_links
+SCHEMA_VERSION = 6
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
 
@@ -211,6 +212,19 @@ ENTITY_DAILY = pa.schema(
     ]
 )
 
+# A lone surname counted, on its day, under the full name that owns it in the lake (`tasks/links`).
+ENTITY_LINKS = pa.schema(
+    [
+        pa.field("entity_key", pa.string(), nullable=False),
+        pa.field("canonical_key", pa.string(), nullable=False),
+        pa.field("canonical_name", pa.string(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("mentions", pa.int64(), nullable=False),
+        pa.field("documents", pa.int64(), nullable=False),
+        pa.field("evidence", pa.int64(), nullable=False),  # documents naming the full name in the window
+    ]
+)
+
 COOCCURRENCE_DAILY = pa.schema(
     [
         pa.field("entity_key", pa.string(), nullable=False),
@@ -332,6 +346,7 @@ TABLES: dict[str, Table] = {
         Table("dates", DATES, ("doc_id", "start_char"), "doc_id"),
         Table("tokens", TOKENS, ("doc_id", "i"), "doc_id"),
         Table("entity_daily", ENTITY_DAILY, ("entity_key",), None),
+        Table("entity_links", ENTITY_LINKS, ("entity_key",), None),
         Table("cooccurrence_daily", COOCCURRENCE_DAILY, ("entity_key", "other_key"), None),
         Table("speaker_daily", SPEAKER_DAILY, ("speaker_key",), None),
         Table("source_daily", SOURCE_DAILY, ("source",), None),
@@ -358,6 +373,7 @@ ANNOTATION_TABLES = (
 )
 ROLLUP_TABLES = (
     "entity_daily",
+    "entity_links",
     "cooccurrence_daily",
     "speaker_daily",
     "source_daily",

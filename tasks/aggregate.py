@@ -5,7 +5,7 @@ right however many runs contributed to the day.
 """
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -14,6 +14,15 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ROLLUP_TABLES, TABLES
 from newslake.tasks.lake import Lake, read_days, stage_rows
+from newslake.tasks.links import (
+    WINDOW_DAYS,
+    apply_links,
+    decide_links,
+    full_name_documents,
+    full_name_documents_from_rollups,
+    link_rows,
+    lone_surnames,
+)
 
 # Digits a rollup's mean tone keeps: a float sum depends on the order Polars adds in, and a
 # rollup must come out the same from the same rows.
@@ -163,24 +172,73 @@ def theme_daily(themes: pa.Table, documents: pa.Table, tone: pa.Table) -> pa.Tab
     return result.to_arrow()
 
 
+# Rollups keyed by entity: they count a lone surname under the full name it links to
+# (`tasks/links`), and a link decided for one day can change the links of the days after it.
+ENTITY_ROLLUPS = ("entity_daily", "entity_links", "cooccurrence_daily", "speaker_daily")
+
+
+def entity_rollups(
+    entities: pl.DataFrame, quotes: pl.DataFrame, documents: pa.Table, links: pl.DataFrame
+) -> dict[str, pa.Table]:
+    """The rollups keyed by entity, with `links` applied; `entities` needs doc_id, entity_key,
+    name, label, mentions, tone and date; `quotes` doc_id, speaker, speaker_key and date;
+    `documents` doc_id and story_id."""
+    linked = apply_links(entities, links)
+    speakers = apply_links(quotes, links, key="speaker_key", name="speaker")
+    return {
+        "entity_daily": entity_daily(linked.to_arrow()),
+        "entity_links": link_rows(entities, links).to_arrow(),
+        "cooccurrence_daily": cooccurrence_daily(linked.unique(["date", "doc_id", "entity_key"]).to_arrow(), documents),
+        "speaker_daily": speaker_daily(speakers.to_arrow()),
+    }
+
+
+def _decide_links(lake: Lake, days: set[date], fresh: pl.DataFrame, commit_id: str) -> tuple[pl.DataFrame, set[date]]:
+    """The links of `days` (whose entities are `fresh`) and of the later days within the window,
+    and those later days whose links change."""
+    rolled = set(lake.partition_days("entity_daily"))
+    window = timedelta(days=WINDOW_DAYS)
+    later = {d for d in rolled - days if any(t < d <= t + window for t in days)}
+    before = {d for d in rolled - days if min(days) - window <= d <= max(days | later)}
+
+    def stored(name: str, columns: list[str]) -> pl.DataFrame:
+        return pl.from_arrow(read_days(lake, TABLES[name], sorted(before), columns, commit_id=commit_id))
+
+    rollup = stored("entity_daily", ["entity_key", "name", "documents"])
+    old_links = stored("entity_links", ["entity_key", "canonical_key", "documents"])
+    evidence = pl.concat([full_name_documents(fresh), full_name_documents_from_rollups(rollup, old_links)])
+    on_later_days = pl.col("date").is_in(sorted(later))
+    kept = [rollup.filter(on_later_days), old_links.filter(on_later_days)]
+    candidates = pl.concat([lone_surnames(fresh), *(lone_surnames(frame) for frame in kept)])
+    links = decide_links(candidates.unique(), evidence)
+
+    def pairs(frame: pl.DataFrame) -> set:
+        return set(frame.filter(on_later_days).select("date", "entity_key", "canonical_key").iter_rows())
+
+    changed = pairs(links) ^ pairs(old_links)
+    return links, {day for day, _, _ in changed}
+
+
 @task(name="aggregate", cache_policy=NO_CACHE)
 def rollup_days(
     *, lake: Lake, days: list[date], commit_id: str, tables: Iterable[str] = ROLLUP_TABLES
 ) -> dict[str, int]:
-    """Stage the daily rollups of the given days, computed from the days as the commit leaves them."""
+    """Stage the daily rollups of the given days, computed from the days as the commit leaves
+    them; the entity rollups also of the later days whose surname links the change moves."""
 
-    def read(name: str, columns: list[str]) -> pa.Table:
-        return read_days(lake, TABLES[name], days, columns, commit_id=commit_id)
+    def read(name: str, columns: list[str], on: Iterable[date] = days) -> pa.Table:
+        return read_days(lake, TABLES[name], on, columns, commit_id=commit_id)
 
-    rows = {}
-    if "entity_daily" in tables:
-        entities = read("entities", ["doc_id", "entity_key", "name", "label", "mentions", "tone"])
-        rows["entity_daily"] = entity_daily(entities)
-    if "cooccurrence_daily" in tables:
-        entities = read("entities", ["doc_id", "entity_key", "name"])
-        rows["cooccurrence_daily"] = cooccurrence_daily(entities, read("documents", ["doc_id", "story_id"]))
-    if "speaker_daily" in tables:
-        rows["speaker_daily"] = speaker_daily(read("quotes", ["doc_id", "speaker", "speaker_key"]))
+    rows, staged_days = {}, {name: list(days) for name in ROLLUP_TABLES}
+    if set(ENTITY_ROLLUPS) & set(tables) and days:
+        columns = ["doc_id", "entity_key", "name", "label", "mentions", "tone"]
+        fresh = pl.from_arrow(read("entities", columns))
+        links, relinked = _decide_links(lake, set(days), fresh, commit_id)
+        entities = pl.concat([fresh, pl.from_arrow(read("entities", columns, sorted(relinked)))])
+        every = sorted(set(days) | relinked)
+        quotes = pl.from_arrow(read("quotes", ["doc_id", "speaker", "speaker_key"], every))
+        rows |= entity_rollups(entities, quotes, read("documents", ["doc_id", "story_id"], every), links)
+        staged_days |= {name: every for name in ENTITY_ROLLUPS}
     if {"source_daily", "location_daily", "theme_daily"} & set(tables):
         tone = read("tone", ["doc_id", "tone"])
     if "source_daily" in tables:
@@ -194,5 +252,5 @@ def rollup_days(
             read("themes", ["doc_id", "theme"]), read("documents", ["doc_id", "story_id"]), tone
         )
     for name, rollup in rows.items():
-        stage_rows(lake, TABLES[name], rollup, commit_id=commit_id, days=days)
+        stage_rows(lake, TABLES[name], rollup, commit_id=commit_id, days=staged_days[name])
     return {name: len(rollup) for name, rollup in rows.items()}

@@ -35,10 +35,12 @@ JOINED_VIEWS = {
         """,
     ),
     "entity_documents": (
-        ("entities", "documents"),
+        ("entities", "documents", "entity_links"),
         """
-        SELECT e.*, d.title, d.source, d.published_at, d.story_id
+        SELECT e.*, coalesce(l.canonical_key, e.entity_key) AS canonical_key,
+               d.title, d.source, d.published_at, d.story_id
         FROM entities e JOIN documents d USING (doc_id)
+        LEFT JOIN entity_links l ON l.date = e.date AND l.entity_key = e.entity_key
         """,
     ),
     "location_context": (

@@ -1,5 +1,6 @@
 """Backfills, interrupted runs and concurrent runs against a real lake, with real processes."""
 
+import json
 import os
 import shutil
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from newslake import backfill, run
+from newslake import backfill, open_lake, run
 from newslake.schemas import TABLES
 from newslake.tasks.lake import Lake, check_lake, read_table
 
@@ -110,6 +111,72 @@ def test_lake_safety_a_lake_built_over_two_runs_equals_the_lake_of_one_run(
     shutil.copytree(sample, inbox, dirs_exist_ok=True)
     second = run(inputs=[str(inbox)], lake=str(two_runs), workers=1)
     assert second.skipped > 0 and second.new > 0
+    assert check_lake(Lake.at(two_runs)) == []
+    run(inputs=[str(inbox)], lake=str(one_run), workers=1)
+    assert lake_content(two_runs) == lake_content(one_run)
+
+
+def _wire(path: Path, articles: list[tuple[str, str]]) -> None:
+    rows = [
+        {"id": f"{path.stem}-{i}", "body": body, "published_at": day, "source": "wire"}
+        for i, (day, body) in enumerate(articles)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+REAGAN_IN_FULL = [
+    (
+        "1987-03-02",
+        "President Ronald Reagan said on Monday he would veto the highway bill passed by Congress, "
+        "calling it a budget buster. Ronald Reagan told reporters at the White House he had not changed his mind.",
+    ),
+    (
+        "1987-03-03",
+        "Ronald Reagan met congressional leaders at the White House on Tuesday to discuss the trade bill, "
+        "aides said. The meeting lasted an hour and no agreement was reached, according to officials.",
+    ),
+    (
+        "1987-03-04",
+        "In a televised address on Wednesday night, Ronald Reagan accepted responsibility for the arms "
+        "sales to Iran and said the policy had gone astray. Democrats in Congress welcomed the speech.",
+    ),
+    (
+        "1987-03-04",
+        "Nancy Reagan visited a drug treatment centre in Los Angeles on Wednesday and urged parents to "
+        "talk to their children about the dangers of cocaine, her spokeswoman said in a statement.",
+    ),
+    (
+        "1987-03-05",
+        "Ronald Reagan will travel to Venice in June for the economic summit of the seven largest "
+        "industrial democracies, the White House said on Thursday. Officials said trade would top the agenda.",
+    ),
+]
+REAGAN_ALONE = [
+    (
+        "1987-03-09",
+        "Reagan said on Monday that the United States would not retaliate against Japan for now, but "
+        "White House officials warned that trade sanctions remained possible if Tokyo did not open its markets.",
+    ),
+]
+
+
+def test_lake_safety_a_surname_met_before_its_full_name_is_relinked_by_the_later_run(
+    lake_content, prefect_server, tmp_path
+):
+    inbox, two_runs, one_run = tmp_path / "inbox", tmp_path / "two-runs", tmp_path / "one-run"
+    inbox.mkdir()
+    _wire(inbox / "late.jsonl", REAGAN_ALONE)
+    run(inputs=[str(inbox)], lake=str(two_runs), workers=1)
+    daily = "SELECT entity_key, documents FROM entity_daily WHERE date = DATE '1987-03-09' AND label = 'PERSON'"
+    assert open_lake(two_runs).sql(daily).rows() == [("person:reagan", 1)]
+    _wire(inbox / "earlier.jsonl", REAGAN_IN_FULL)  # the days before it, in a later run
+    run(inputs=[str(inbox)], lake=str(two_runs), workers=1)
+    lake = open_lake(two_runs)
+    assert lake.sql(daily).rows() == [("person:ronald reagan", 1)]
+    links = lake.sql("SELECT date, entity_key, canonical_key, rule, evidence FROM entity_links").rows()
+    assert links == [(date(1987, 3, 9), "person:reagan", "person:ronald reagan", "surname_in_lake", 4)]
+    mentions = lake.sql("SELECT entity_key FROM mentions WHERE date = DATE '1987-03-09' AND label = 'PERSON'")
+    assert mentions.rows() == [("person:reagan",)]  # annotations keep the document's own key
     assert check_lake(Lake.at(two_runs)) == []
     run(inputs=[str(inbox)], lake=str(one_run), workers=1)
     assert lake_content(two_runs) == lake_content(one_run)
