@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newslake.tasks.themes import compile_patterns, find_themes, load_taxonomy
 
@@ -35,3 +37,14 @@ def test_themes_packaged_patterns_leave_look_alike_words_alone():
         "An important example: the Protestant hospitality firm's electronic bill and its chips and offensive remarks."
     )
     assert [(t.theme, t.text) for t in find_themes(text, TAXONOMY)] == [("LEGISLATION", "bill")]
+
+
+_WORDS = ["election", "Elections", "ELECTORATE", "pre-election", "refugees", "troops", "the", "İstanbul", "£5", "covid"]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=12), st.sampled_from([str, str.upper, str.title]))
+@settings(max_examples=200, deadline=None)
+def test_themes_looking_only_for_themes_whose_first_words_occur_finds_what_a_full_scan_finds(words, case):
+    text = case(" ".join(words))
+    every = [(t.code, m.start()) for t in TAXONOMY.themes for m in t.pattern.finditer(text)]
+    assert sorted((t.theme, t.start_char) for t in find_themes(text, TAXONOMY)) == sorted(every)
