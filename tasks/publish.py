@@ -59,7 +59,7 @@ def new_run_id(started: datetime) -> str:
 
 def run_versions(model: str, knowledge: KnowledgeFiles) -> dict[str, str]:
     """The versions a run's rows come from: newslake, the model, the knowledge and the libraries."""
-    from newslake.tasks.annotate import load_knowledge
+    from newslake.tasks.annotate import knowledge_versions
 
     def installed(name: str) -> str:
         try:
@@ -71,7 +71,7 @@ def run_versions(model: str, knowledge: KnowledgeFiles) -> dict[str, str]:
         "newslake": installed("newslake"),
         "model": model,
         "model_version": installed(model),
-        **load_knowledge(knowledge).versions(),
+        **knowledge_versions(knowledge),
         "spacy": installed("spacy"),
         "prefect": installed("prefect"),
         "pyarrow": installed("pyarrow"),
