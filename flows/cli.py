@@ -449,9 +449,16 @@ def _query(lake: "Lake", query: str):
         while worker.is_alive():
             worker.join(0.1)
     except KeyboardInterrupt:
-        con.interrupt()
-        worker.join(10)  # the query ends at its next check; a process ending under it would abort
+        # A query that had not started yet when interrupted runs on: interrupt until it ends.
+        deadline = time.monotonic() + 10
+        while worker.is_alive() and time.monotonic() < deadline:
+            con.interrupt()
+            worker.join(0.1)
         err.print("newslake: query stopped")
+        if worker.is_alive():  # Python ending under DuckDB's thread would abort the process
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         raise typer.Exit(130) from None
     if isinstance(done.get("error"), QueryError):
         raise _fail(str(done["error"]), 2) from None
