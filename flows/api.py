@@ -65,7 +65,8 @@ def run_flow(parameters: RunParameters, *, verbose: bool = False, console=None):
     lake = Lake(parameters.lake)
 
     def has_batches() -> bool:
-        return anything_new(parameters.inputs, lake=lake, source=parameters.source, max_bytes=parameters.max_file_bytes)
+        p = parameters
+        return anything_new(p.inputs, lake=lake, source=p.source, max_bytes=p.max_file_bytes, settings=p.clean_settings)
 
     # Every input is new to a lake that does not exist yet: the workers' imports can start at once.
     new_lake = lake.is_local and not lake.exists()

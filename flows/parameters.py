@@ -154,6 +154,13 @@ class RunParameters(LakeParameters):
         """The language codes to keep; None keeps every language."""
         return None if not self.languages or "all" in self.languages else frozenset(self.languages)
 
+    @property
+    def clean_settings(self) -> str:
+        """The digest of what decides a record's cleaning (`tasks.clean.clean_settings`)."""
+        from newslake.tasks.clean import clean_settings
+
+        return clean_settings(languages=self.kept_languages, min_words=self.min_words, max_chars=self.max_chars)
+
 
 class BackfillParameters(LakeParameters):
     """A backfill: which days, and which derived tables, to recompute from the lake's documents."""

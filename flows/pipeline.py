@@ -76,11 +76,9 @@ def newslake_run(parameters: RunParameters) -> RunResult:
             day=started.date(),
             batch_size=p.batch_size,
             max_bytes=p.max_file_bytes,
+            settings=p.clean_settings,
         )
-        logger.info(
-            f"read {ingested.files} files: {ingested.records} records to process, {ingested.skipped} unchanged"
-            f" since an earlier run, {ingested.rejected} rejected"
-        )
+        logger.info(ingested.summary())
         clock.lap("ingest")
         cleaned = _gather(
             clean_batch.map(
@@ -106,7 +104,7 @@ def newslake_run(parameters: RunParameters) -> RunResult:
         clock.lap("clean")
         annotated = _annotate(deduped.batches, p)
         clock.lap("annotate")
-        rejects = [ingested.rejects, *(c.batch.path("rejects-clean") for c in cleaned), deduped.rejects]
+        rejects = [*ingested.rejects, *(c.batch.path("rejects-clean") for c in cleaned), deduped.rejects]
         rejects += [b.path("rejects-annotate") for b in annotated if b.has("rejects-annotate")]
         published = publish_run(lake=lake, run_id=run_id, batches=annotated, rejects=rejects)
         rows = published.rows | rollup_days(lake=lake, days=published.days, commit_id=run_id)

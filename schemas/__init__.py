@@ -19,7 +19,7 @@ import pyarrow as pa
 #   5: entities.tone, entity_daily.tone, source_daily.tone, amounts.count_type, amounts.value_high,
 #      quotes.speaker_org_key, documents.authors, site_name, description, image, tags, lang_confidence;
 #      tables tone, locations, themes, dates, location_daily, theme_daily
-#   6: table entity_links
+#   6: table entity_links; rejects.raw_hash, rejects.settings
 SCHEMA_VERSION = 6
 
 PARTITION = pa.field("date", pa.date32(), nullable=False)
@@ -288,6 +288,8 @@ REJECTS = pa.schema(
         pa.field("reason", pa.string(), nullable=False),
         pa.field("detail", pa.string()),
         pa.field("payload", pa.large_string()),
+        pa.field("raw_hash", pa.string()),  # the record's raw_hash; for what is not a record, a digest of what was read
+        pa.field("settings", pa.string()),  # the clean settings that rejected a record (see clean.clean_settings)
     ]
 )
 

@@ -214,6 +214,27 @@ def dask_setup(worker=None) -> None:
     identify_language("news")
 
 
+# The libraries whose versions, besides newslake's own, decide what cleaning makes of a record.
+CLEANING_LIBRARIES = ("newslake", "trafilatura", "py3langid", "ftfy")
+
+
+@lru_cache(maxsize=8)
+def clean_settings(*, languages: frozenset[str] | None, min_words: int, max_chars: int) -> str:
+    """A digest of what decides whether cleaning rejects a record: the settings and the versions
+    of the code. A record rejected under the same digest is rejected again without cleaning."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "unknown"
+
+    decided_by = [sorted(languages) if languages else None, min_words, max_chars]
+    decided_by += [installed(name) for name in CLEANING_LIBRARIES]
+    return hashlib.blake2b(repr(decided_by).encode(), digest_size=8).hexdigest()
+
+
 def clean(
     raw: pa.Table,
     *,
@@ -230,11 +251,13 @@ def clean(
     """
     rows: list[dict] = []
     rejects: list[Reject] = []
+    settings = clean_settings(languages=languages, min_words=min_words, max_chars=max_chars)
     for record in raw.to_pylist():
         found = _clean_record(record, languages=languages, min_words=min_words, max_chars=max_chars)
         if isinstance(found, tuple):
             reason, detail = found
-            rejects.append(Reject(record["source"], record["origin"], reason, detail, decode(record["payload"])))
+            what = (record["source"], record["origin"], reason, detail, decode(record["payload"]))
+            rejects.append(Reject(*what, raw_hash=record["raw_hash"], settings=settings))
         else:
             rows.append(found | {"ingested_at": ingested_at, "run_id": run_id})
             rows[-1]["date"] = (found["published_at"] or ingested_at).date()

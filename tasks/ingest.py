@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -88,6 +89,8 @@ class Reject:
     reason: str
     detail: str | None
     payload: str | None
+    raw_hash: str | None = None  # the record's, when the input is one
+    settings: str | None = None  # the clean settings that decided it, when they did
 
 
 def decode(data: bytes) -> str:
@@ -300,37 +303,60 @@ def to_raw_table(records: list[dict]) -> pa.Table:
 
 
 def rejects_table(rejects: list[Reject], *, stage: str, run_id: str, day: date) -> pa.Table:
-    """REJECTS rows (with their `date` partition, the run's day) for a list of rejects."""
+    """REJECTS rows (with their `date` partition, the run's day) for a list of rejects; what is
+    not a record gets a digest of what was read as its `raw_hash`."""
     rows = [{"run_id": run_id, "stage": stage, "date": day} | dataclasses.asdict(r) for r in rejects]
+    for row in rows:
+        if row["raw_hash"] is None:
+            digest = hashlib.blake2b(f"{row['origin']}\x1f{row['payload'] or ''}".encode(), digest_size=12)
+            row["raw_hash"] = digest.hexdigest()
     return pa.Table.from_pylist(rows, schema=REJECTS.append(PARTITION))
 
 
 @dataclass(frozen=True)
 class IngestOutput:
-    """The raw batches ingest staged, where it staged its rejects, and how many inputs it read."""
+    """The raw batches ingest staged, where it staged its rejects (those of reading, and the
+    records rejected before under the same settings), and how many inputs it read."""
 
     batches: list[Batch]
-    rejects: AnyPath
+    rejects: list[AnyPath]
     files: int
     records: int
     rejected: int
     skipped: int
 
+    def summary(self) -> str:
+        return (
+            f"read {self.files} files: {self.records} records to process, {self.skipped} unchanged since an"
+            f" earlier run, {self.rejected} rejected"
+        )
+
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_inputs(
-    inputs: list[str], *, lake: Lake, source: str | None, run_id: str, day: date, batch_size: int, max_bytes: int
+    inputs: list[str],
+    *,
+    lake: Lake,
+    source: str | None,
+    run_id: str,
+    day: date,
+    batch_size: int,
+    max_bytes: int,
+    settings: str,
 ) -> IngestOutput:
     """Read every input file into raw record batches staged as Parquet.
 
-    A record the lake already holds as a document, unchanged (same `raw_hash`), is counted
-    as skipped and goes no further: a re-run on the same inputs costs a read of the files.
+    A record the lake already holds as a document, unchanged (same `raw_hash`), is counted as
+    skipped and goes no further: a re-run on the same inputs costs a read of the files. One the
+    lake holds as a reject of cleaning under the same clean `settings` is a reject again, with
+    its reason, without being cleaned again.
     """
     files, rejects = discover(inputs, source=source)
-    known = _known_records(lake)
+    known, rejected_before = _known_records(lake), _known_rejects(lake, settings)
     staging = lake.staging(run_id)
     batches: list[Batch] = []
     batch: list[dict] = []
+    again: list[Reject] = []
     records = skipped = 0
 
     def flush() -> None:
@@ -341,22 +367,26 @@ def ingest_inputs(
     for record in _read_records(files, rejects, max_bytes=max_bytes):
         if record["raw_hash"] in known:
             skipped += 1
-            continue
-        records += 1
-        batch.append(record)
-        if len(batch) >= batch_size:
-            flush()
+        elif found := rejected_before.get(record["raw_hash"]):
+            again.append(dataclasses.replace(found, source=record["source"], payload=decode(record["payload"])))
+        else:
+            records += 1
+            batch.append(record)
+            if len(batch) >= batch_size:
+                flush()
     if batch:
         flush()
     write_parquet(staging.rejects("ingest"), rejects_table(rejects, stage="ingest", run_id=run_id, day=day))
-    return IngestOutput(batches, staging.rejects("ingest"), len(files), records, len(rejects), skipped)
+    write_parquet(staging.rejects("known"), rejects_table(again, stage="clean", run_id=run_id, day=day))
+    paths = [staging.rejects("ingest"), staging.rejects("known")]
+    return IngestOutput(batches, paths, len(files), records, len(rejects) + len(again), skipped)
 
 
-def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes: int) -> bool:
-    """Whether the inputs hold a record that `ingest_inputs` would not skip, read up to the first
+def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes: int, settings: str) -> bool:
+    """Whether the inputs hold a record that `ingest_inputs` would clean, read up to the first
     one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
-    known = _known_records(lake)
+    known = _known_records(lake) | set(_known_rejects(lake, settings))
     return any(record["raw_hash"] not in known for record in _read_records(files, [], max_bytes=max_bytes))
 
 
@@ -364,6 +394,13 @@ def _known_records(lake: Lake) -> set[str]:
     """The `raw_hash` of every record the lake holds as a document."""
     documents = read_table(lake, TABLES["documents"], ["raw_hash"]).column("raw_hash")
     return set(documents.drop_null().to_pylist())
+
+
+def _known_rejects(lake: Lake, settings: str) -> dict[str, Reject]:
+    """The records the lake holds as rejects of cleaning under these clean settings, by `raw_hash`."""
+    columns = ["source", "origin", "reason", "detail", "raw_hash", "settings"]
+    rows = read_table(lake, TABLES["rejects"], columns).filter(pc.field("settings") == settings)
+    return {r["raw_hash"]: Reject(**r, payload=None) for r in rows.drop_columns("date").to_pylist()}
 
 
 def _read_records(files: list[InputFile], rejects: list[Reject], *, max_bytes: int) -> Iterator[dict]:

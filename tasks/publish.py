@@ -102,7 +102,7 @@ def publish_run(*, lake: Lake, run_id: str, batches: list[Batch], rejects: list[
     """Stage a run's documents, their annotations and its rejects for its commit.
 
     Every row of a re-processed document is replaced, wherever its old version lived. A reject
-    the lake already holds (same origin, reason and payload) is counted but not written again.
+    the lake already holds (same origin, reason and `raw_hash`) is counted but not written again.
     """
     docs = read_staged([b.path("documents") for b in batches], TABLES["documents"])
     doc_ids = docs.column("doc_id").to_pylist()
@@ -157,13 +157,11 @@ def stage_annotations(
 
 
 def _unknown_rejects(lake: Lake, rejected: pa.Table) -> pa.Table:
-    """The rejects the lake does not hold yet with the same origin, reason and payload."""
-    known = read_table(lake, TABLES["rejects"], ["origin", "reason", "payload"]).to_pylist()
-    seen = {(r["origin"], r["reason"], r["payload"]) for r in known}
-    keep = [
-        (r["origin"], r["reason"], r["payload"]) not in seen
-        for r in rejected.select(["origin", "reason", "payload"]).to_pylist()
-    ]
+    """The rejects the lake does not hold yet with the same origin, reason and `raw_hash`."""
+    columns = ["origin", "reason", "raw_hash"]
+    held = read_table(lake, TABLES["rejects"], columns).to_pylist()
+    seen = {(r["origin"], r["reason"], r["raw_hash"]) for r in held}
+    keep = [(r["origin"], r["reason"], r["raw_hash"]) not in seen for r in rejected.select(columns).to_pylist()]
     return rejected.filter(pa.array(keep, pa.bool_()))
 
 

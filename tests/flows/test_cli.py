@@ -77,7 +77,8 @@ def test_cli_run_on_the_sample_is_clean_and_reports_then_runs_incrementally(news
     again = newslake_run()
     assert "16 inputs -> 0 documents (0 duplicates) + 13 already in the lake + 3 rejects" in again.stdout
     assert "annotated" not in again.stderr
-    assert "2 records to process, 13 unchanged since an earlier run" in again.stderr  # 2 rejected before
+    # The two records cleaning rejected before (French, empty) are rejects again without cleaning.
+    assert "0 records to process, 13 unchanged since an earlier run, 3 rejected" in again.stderr
     _ui_shows_the_run(newslake_cli, tmp_path / "prefect", tmp_path / "lake")
 
 

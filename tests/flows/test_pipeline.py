@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -17,8 +18,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from newslake import run
+from newslake.flows.parameters import RunParameters
 from newslake.schemas import TABLES
-from newslake.tasks.ingest import anything_new
+from newslake.tasks.ingest import anything_new, ingest_inputs
 from newslake.tasks.lake import Lake, LakeBusy, check_lake, lake_lock, lake_tables, read_manifest, read_table
 from newslake.tasks.resolve import load_lexicon
 
@@ -324,18 +326,54 @@ def test_pipeline_worker_template_holds_what_every_worker_needs(root):
     assert done.stdout.split() == ["True", "True"]
 
 
+def _settings(sample: Path, **changed) -> str:
+    return RunParameters(inputs=[str(sample)], **changed).clean_settings
+
+
 def test_pipeline_finds_new_work_up_to_the_first_record_the_lake_lacks(sample, sample_lake, tmp_path):
-    """Work is any record the lake does not hold as a document: from a new file, a changed one,
-    or one rejected before it became a document (the sample's French article and empty one)."""
+    """Work is any record the lake holds neither as a document nor as a reject of cleaning under
+    the same settings: a new file, a changed one, or one rejected under other settings (the
+    sample's French article and empty one)."""
     lake, _ = sample_lake
+
+    def new(inputs: list[str], at: Path = lake, settings: str = _settings(sample)) -> bool:
+        return anything_new(inputs, lake=Lake.at(at), source=None, max_bytes=1 << 20, settings=settings)
+
     known = [str(sample / "chip-plant.txt"), str(sample / "harbour-tunnel.txt")]
-    assert not anything_new(known, lake=Lake.at(lake), source=None, max_bytes=1 << 20)
-    assert anything_new(known, lake=Lake.at(tmp_path / "new-lake"), source=None, max_bytes=1 << 20)
-    assert anything_new([str(sample)], lake=Lake.at(lake), source=None, max_bytes=1 << 20)
+    assert not new(known) and not new([str(sample)])
+    assert new(known, at=tmp_path / "new-lake")
+    assert new([str(sample)], settings=_settings(sample, languages=["en", "fr"]))
+    assert new([str(sample)], settings=_settings(sample, min_words=5))
     changed = tmp_path / "sample" / "chip-plant.txt"
     changed.parent.mkdir()
     changed.write_text((sample / "chip-plant.txt").read_text().replace("the", "a", 1))
-    assert anything_new([*known, str(changed)], lake=Lake.at(lake), source=None, max_bytes=1 << 20)
+    assert new([*known, str(changed)])
+
+
+def test_pipeline_does_not_clean_again_what_cleaning_rejected_under_the_same_settings(sample, sample_lake, tmp_path):
+    lake, _ = sample_lake
+    rejects = pl.from_arrow(read_table(Lake.at(lake), TABLES["rejects"]))
+    assert rejects["raw_hash"].null_count() == 0
+    held = rejects.filter(pl.col("settings").is_not_null())  # what cleaning rejected: another language, empty
+    reading = rejects.filter(pl.col("stage") == "ingest").height
+    assert held.height >= 2 and set(held["stage"]) == {"clean"} and held["settings"].n_unique() == 1
+    staging = Lake.at(lake).staging("probe").create()
+
+    def ingest(settings: str):
+        return ingest_inputs.fn(
+            [str(sample)], lake=Lake.at(lake), source=None, run_id="probe", day=date(2025, 3, 20), batch_size=100,
+            max_bytes=1 << 20, settings=settings,
+        )  # fmt: skip
+
+    try:
+        again = ingest(_settings(sample))
+        assert again.records == 0 and again.rejected == held.height + reading
+        known = pl.read_parquet(again.rejects[1])  # rejected again, with the reasons the lake holds
+        assert sorted(known["reason"]) == sorted(held["reason"]) and set(known["stage"]) == {"clean"}
+        other = ingest(_settings(sample, languages=["en", "fr"]))
+        assert other.records == held.height and other.rejected == reading
+    finally:
+        staging.remove()
 
 
 def test_pipeline_run_with_nothing_new_starts_no_process_to_fork_workers_from(sample, root, sample_lake, tmp_path):
