@@ -37,6 +37,8 @@ TYPES = ("country", "state", "city", "continent", "region")
 GAZETTEER_COLUMNS = ("name", "type", "country", "admin1", "lat", "lon", "geonameid", "population", "aliases")
 # Alternate names of cities worth matching in English news: Latin letters, starting with a capital.
 _LATIN_NAME = re.compile(r"[A-Z][A-Za-zÀ-ÖØ-öø-ÿ'’.\- ]+")
+_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
+_POSSESSIVE_S = re.compile(r"'s$")
 _ARTICLE = re.compile(r"^(?:al|el|ad|ar|as|an|ash|at|az|ed|en|er|es|la|le|les|los|las)[ -]")  # `Al Fallujah`
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|near)\s+$")
 _LISTED = re.compile(r"\s*(?:,|and|or|, and|, or)\s*")
@@ -106,8 +108,7 @@ def name_key(text: str) -> str:
     """A place name as the gazetteer indexes it: case-folded, accents, dots and a leading
     article dropped (`the U.S.` -> `us`, `Kyiv` = `KYIV`)."""
     text = unicodedata.normalize("NFKD", text.replace("’", "'")).encode("ascii", "ignore").decode()
-    text = re.sub(r"^the\s+", "", " ".join(text.split()), flags=re.IGNORECASE)
-    text = re.sub(r"'s$", "", text)
+    text = _POSSESSIVE_S.sub("", _LEADING_THE.sub("", " ".join(text.split())))
     return text.replace(".", "").casefold().strip()
 
 
@@ -277,14 +278,24 @@ def _is_acronym(name: str) -> bool:
     return bare.isupper() and len(bare) <= 4
 
 
-def _alternate(name: str, own: str) -> bool:
-    """An alternate name worth matching in English news: Latin letters, not an acronym, and
+def _alternates(names: list[str], own: str) -> list[str]:
+    """The alternate names worth matching in English news: Latin letters, not an acronym, and
     close to the place's own name, a leading article aside (`Seville`, `Lucerne`, `Fallujah`
     for Al Fallūjah; not `Google` for Topeka)."""
-    if not _LATIN_NAME.fullmatch(name) or _is_acronym(name):
-        return False
-    folded, target = (_ARTICLE.sub("", name_key(n)) for n in (name, own))
-    return folded[:1] == target[:1] and SequenceMatcher(None, folded, target).ratio() >= ALTERNATE_LIKENESS
+    target = _ARTICLE.sub("", name_key(own))
+    likeness = SequenceMatcher(None, "", target)  # difflib keeps what it learnt of the second string
+    close: dict[str, bool] = {target: True}
+    kept = []
+    for name in names:
+        if not _LATIN_NAME.fullmatch(name) or _is_acronym(name):
+            continue
+        folded = _ARTICLE.sub("", name_key(name))
+        if folded not in close:
+            likeness.set_seq1(folded)
+            close[folded] = folded[:1] == target[:1] and likeness.ratio() >= ALTERNATE_LIKENESS
+        if close[folded]:
+            kept.append(name)
+    return kept
 
 
 def _geonames(cache, fips: dict[str, str | None]) -> Iterable[tuple[Place, list[str], list[str]]]:
@@ -316,7 +327,7 @@ def _geonames(cache, fips: dict[str, str | None]) -> Iterable[tuple[Place, list[
             c["population"],
             (c["name"], code) in capitals,
         )
-        yield place, [c["name"]], [a for a in c["alternatenames"] if _alternate(a, c["name"])]
+        yield place, [c["name"]], _alternates(c["alternatenames"], c["name"])
 
 
 def _rows(text: str, places: dict[str, Place], fips: dict[str, str | None]) -> Iterable[tuple[Place, list[str]]]:
