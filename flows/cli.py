@@ -432,7 +432,7 @@ def _query(lake: "Lake", query: str):
     from newslake.tasks.lake.query import QueryError, connect, run_query
 
     try:
-        con = connect(lake)
+        con = connect(lake, for_query=query)
     except QueryError as exc:
         raise _fail(str(exc), 2) from None
     done: dict = {}

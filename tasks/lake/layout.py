@@ -150,6 +150,22 @@ class Lake:
     def lock_file(self) -> AnyPath:
         return self.root / "_lock"
 
+    @property
+    def keys_dir(self) -> AnyPath:
+        """The documents' key index (`keys`), a file a month."""
+        return self.root / "_keys"
+
+    def keys_file(self, month: str) -> AnyPath:
+        return self.keys_dir / f"month={month}.parquet"
+
+    def keys_files(self) -> list[AnyPath]:
+        return sorted(self.keys_dir.glob("month=*.parquet"), key=str) if self.keys_dir.exists() else []
+
+    @property
+    def keys_complete(self) -> AnyPath:
+        """Written once the index holds every document."""
+        return self.keys_dir / "_complete"
+
     def backfill_progress(self, key: str) -> AnyPath:
         return self.root / "_backfills" / f"{key}.json"
 
@@ -179,7 +195,7 @@ class Lake:
         """The result of one SELECT over the lake's views, as a Polars DataFrame."""
         from newslake.tasks.lake.query import connect, run_query
 
-        return run_query(connect(self), query)
+        return run_query(connect(self, for_query=query), query)
 
 
 def partition_day(path: AnyPath) -> date:

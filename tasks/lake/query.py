@@ -1,6 +1,8 @@
 """Reading the lake: one DuckDB view per table over its Hive-partitioned Parquet, joined views,
 read-only queries, catalog files for other SQL clients, and Polars scans."""
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
@@ -73,22 +75,34 @@ def _glob_escaped(path: str) -> str:
     return "".join(f"[{c}]" if c in "[*?" else c for c in path)
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> list[str]:
+def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[str] | None = None) -> list[str]:
     """A view per lake table over its Parquet files (absolute paths or URLs), and the joined
-    views whose tables exist; returns the view names. A remote lake is read through its fsspec
-    file system, so DuckDB needs no extension for it."""
+    views whose tables exist (`only` those named, and the tables they join); returns the view
+    names. A remote lake is read through its fsspec file system, so DuckDB needs no extension
+    for it. Creating a view reads the footer of each of its files: a query that names two
+    tables does not pay for twenty."""
     tables = lake_tables(lake)
     if not tables:
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
     if not lake.is_local:
         con.register_filesystem(lake.root.fs)
+    held = {t.name for t in tables}
+    joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= held]
+    if only is not None:
+        joined = [name for name in joined if name in set(only)]
+        wanted = set(only).union(*(JOINED_VIEWS[name][0] for name in joined))
+        tables = [t for t in tables if t.name in wanted]
     for table in tables:
         con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_select(con, lake, table)}")
-    names = {t.name for t in tables}
-    joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= names]
     for name in joined:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {JOINED_VIEWS[name][1]}")
     return [t.name for t in tables] + joined
+
+
+def named_in(query: str) -> set[str]:
+    """The tables and joined views whose names appear in a query as words."""
+    words = {w.casefold() for w in re.findall(r"\w+", query)}
+    return {name for name in [*TABLES, *JOINED_VIEWS] if name in words}
 
 
 def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
@@ -105,12 +119,12 @@ def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
     return "SELECT " + ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind, *_ in columns) + " WHERE false"
 
 
-def connect(lake: Lake, *, confined: bool = True) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection with the lake's views. Confined, it reads nothing but a
-    local lake's folder (no other file, no URL), installs and loads no extension, and its
-    settings cannot be changed by a query."""
+def connect(lake: Lake, *, confined: bool = True, for_query: str | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the lake's views (`for_query`: those it names).
+    Confined, it reads nothing but a local lake's folder (no other file, no URL), installs and
+    loads no extension, and its settings cannot be changed by a query."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    create_views(con, lake)
+    create_views(con, lake, only=named_in(for_query) if for_query is not None else None)
     if confined:
         if lake.is_local:  # a remote lake is read through its fsspec file system, which this would close
             folders = sorted({f"{lake.location}/", f"{_glob_escaped(lake.location)}/"})  # the glob, the files

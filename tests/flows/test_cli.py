@@ -178,6 +178,20 @@ def test_cli_sql_formats(sample_lake):
     assert "13" in as_table.output
 
 
+def test_cli_sql_makes_views_only_of_the_tables_a_query_names(sample_lake):
+    from newslake.tasks.lake import Lake
+    from newslake.tasks.lake.query import connect
+
+    lake, _ = sample_lake
+    query = "SELECT count(*) FROM quote_context JOIN entity_daily USING (date)"
+    views = {name for (name,) in connect(Lake.at(lake), for_query=query).sql("SHOW TABLES").fetchall()}
+    assert views == {"quote_context", "quotes", "documents", "entity_daily"}
+    everything = {name for (name,) in connect(Lake.at(lake)).sql("SHOW TABLES").fetchall()}
+    assert len(everything) > 20 and views < everything
+    joined = runner.invoke(app, ["sql", "SELECT count(*) AS n FROM mention_context", "--lake", str(lake)])
+    assert joined.exit_code == 0 and "n" in joined.output, joined.output
+
+
 def test_cli_sql_is_read_only_and_explains_errors(sample_lake):
     lake, _ = sample_lake
     for query in ("DELETE FROM documents", "SELECT 1; DROP VIEW documents", "COPY documents TO 'x.csv'"):
