@@ -15,13 +15,14 @@ from functools import lru_cache
 
 import ftfy
 import pyarrow as pa
+import pyarrow.compute as pc
 from dateutil import parser as dateparser
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import DOCUMENTS, PARTITION, TABLES
 from newslake.tasks.ingest import RAW, Reject, decode, rejects_table
-from newslake.tasks.lake import Batch, Lake, read_days, read_table
+from newslake.tasks.lake import Batch, Lake, read_days, read_keys
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 from newslake.tasks.stories import WINDOW_DAYS, assign_stories, signature
 
@@ -440,13 +441,16 @@ def deduplicate(batches: list[Batch], *, lake: Lake, run_id: str, day: date, bat
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
     cleaned = pa.concat_tables([b.read("clean") for b in batches]) if batches else CLEANED.empty_table()
-    known = read_table(lake, TABLES["documents"], ["doc_id", "content_hash", "dup_of"]).to_pylist()
-    held = {r["doc_id"]: r["content_hash"] for r in known}
+    keys = read_keys(lake, ["doc_id", "content_hash", "dup_of"])
+    mine = pc.is_in(keys.column("doc_id"), value_set=cleaned.column("doc_id").combine_chunks())
+    held = dict(zip(*keys.filter(mine).select(["doc_id", "content_hash"]).to_pydict().values(), strict=True))
     statuses, rejects = _classify(cleaned, held)
     changed = {
         i for i, status in zip(cleaned.column("doc_id").to_pylist(), statuses, strict=True) if status == "changed"
     }
-    first_seen = {r["content_hash"]: r["doc_id"] for r in known if r["dup_of"] is None and r["doc_id"] not in changed}
+    same_text = pc.is_in(keys.column("content_hash"), value_set=cleaned.column("content_hash").combine_chunks())
+    originals = keys.filter(pc.and_(same_text, pc.is_null(keys.column("dup_of")))).to_pylist()
+    first_seen = {r["content_hash"]: r["doc_id"] for r in originals if r["doc_id"] not in changed}
     keep = pa.array([status in ("new", "changed") for status in statuses], pa.bool_())
     documents, _ = mark_duplicates(cleaned.filter(keep), first_seen=first_seen)
     counts = Counter(statuses)

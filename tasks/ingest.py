@@ -24,7 +24,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import PARTITION, REJECTS, TABLES
-from newslake.tasks.lake import Batch, Lake, read_table
+from newslake.tasks.lake import Batch, Lake, read_keys, read_table
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 
 RAW = pa.schema(
@@ -392,7 +392,7 @@ def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes
 
 def _known_records(lake: Lake) -> set[str]:
     """The `raw_hash` of every record the lake holds as a document."""
-    documents = read_table(lake, TABLES["documents"], ["raw_hash"]).column("raw_hash")
+    documents = read_keys(lake, ["raw_hash"]).column("raw_hash")
     return set(documents.drop_null().to_pylist())
 
 

@@ -5,6 +5,7 @@ disk or an object store. No other code knows where anything lives in a lake."""
 from newslake.tasks.lake.backfills import BackfillProgress
 from newslake.tasks.lake.check import check_lake
 from newslake.tasks.lake.commits import commit, recover
+from newslake.tasks.lake.keys import read_keys
 from newslake.tasks.lake.layout import PART_FILE, Batch, Lake, LakeUnreachable, Staging
 from newslake.tasks.lake.lock import LakeBusy, lake_lock
 from newslake.tasks.lake.manifests import lake_tables, read_manifest
@@ -24,6 +25,7 @@ __all__ = [
     "lake_tables",
     "locate",
     "read_days",
+    "read_keys",
     "read_manifest",
     "read_partition",
     "read_table",

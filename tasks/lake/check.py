@@ -5,6 +5,7 @@ import pyarrow as pa
 
 from newslake.schemas import ANNOTATION_TABLES, PARTITION, TABLES, Table
 from newslake.tasks.lake.commits import pending_commits
+from newslake.tasks.lake.keys import KEY_COLUMNS, read_keys
 from newslake.tasks.lake.layout import Lake, partition_day, relative_name
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_table
@@ -39,7 +40,18 @@ def check_lake(lake: Lake) -> list[str]:
                 problems.append(f"{table.name}: rows of {orphans.height} documents not in documents on the same day")
     if documents is not None:
         problems += _check_annotated(lake, pl.from_arrow(documents))
-    return problems
+    return problems + _check_key_index(lake)
+
+
+def _check_key_index(lake: Lake) -> list[str]:
+    """The documents' key index holds the keys of the documents' partitions, no more, no less."""
+    if not lake.keys_complete.exists():
+        return []
+    indexed = pl.from_arrow(read_keys(lake, KEY_COLUMNS))
+    held = pl.from_arrow(read_table(lake, TABLES["documents"], KEY_COLUMNS))
+    if indexed.sort("date", "doc_id").equals(held.sort("date", "doc_id")):
+        return []
+    return [f"the key index {lake.keys_dir} does not match documents: remove that folder, the next run writes it again"]
 
 
 def _check_annotated(lake: Lake, documents: pl.DataFrame) -> list[str]:

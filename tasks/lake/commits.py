@@ -11,7 +11,8 @@ every partition is one object, written whole by one upload (staged) and one serv
 import json
 
 from newslake.schemas import TABLES
-from newslake.tasks.lake.layout import PART_FILE, Lake, staged_files
+from newslake.tasks.lake.keys import rebuild_keys, update_keys
+from newslake.tasks.lake.layout import PART_FILE, Lake, partition_day, staged_files
 from newslake.tasks.lake.manifests import inputs_fingerprint, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
 
@@ -32,12 +33,13 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     declared table without one gets its first (no rows yet), so that every table exists from
     the first commit on.
 
-    Recovering, every manifest is rewritten: an earlier attempt may have stopped after its
-    renames and before the manifests, leaving nothing staged to tell which tables it touched.
+    Recovering, every manifest and the key index are rewritten: an earlier attempt may have
+    stopped after its renames, leaving nothing staged to tell which tables it touched.
     """
     done = json.loads(marker.read_text())
     commit_id = done["commit_id"]
     touched = []
+    documents_days = {partition_day(p) for p in staged_files(lake, "documents", commit_id)}
     for table in TABLES.values():
         staged = staged_files(lake, table.name, commit_id)
         for path in staged:
@@ -52,6 +54,10 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
             fsync_dir(lake.table_dir(table.name))
         if staged or recovering or not lake.manifest_file(table.name).exists():
             touched.append(table)
+    if recovering:
+        rebuild_keys(lake)
+    elif documents_days or not lake.keys_complete.exists():
+        update_keys(lake, documents_days)
     fingerprint = inputs_fingerprint(lake)
     for table in touched:
         write_manifest(lake, table, commit_id=commit_id, versions=done["versions"], fingerprint=fingerprint)

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 
 from newslake.schemas import SCHEMA_VERSION, TABLES, Table
+from newslake.tasks.lake.keys import read_keys
 from newslake.tasks.lake.layout import Lake, relative_name
-from newslake.tasks.lake.partitions import read_table
 from newslake.tasks.lake.storage import parquet_rows, write_text
 
 
@@ -34,7 +34,7 @@ def write_manifest(
 
 def inputs_fingerprint(lake: Lake) -> str:
     """A digest of the documents the lake was derived from: every (doc_id, content_hash)."""
-    docs = read_table(lake, TABLES["documents"], ["doc_id", "content_hash"]).sort_by("doc_id")
+    docs = read_keys(lake, ["doc_id", "content_hash"]).sort_by("doc_id")
     digest = hashlib.blake2b(digest_size=12)
     for row in docs.to_pylist():
         digest.update(f"{row['doc_id']}:{row['content_hash']}\n".encode())

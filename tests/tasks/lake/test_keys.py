@@ -1,0 +1,85 @@
+import datetime
+import shutil
+
+import pyarrow as pa
+
+from newslake.schemas import TABLES
+from newslake.tasks.lake import Lake, check_lake, commit, read_keys, read_table, recover, stage_rows
+
+DOCUMENTS = TABLES["documents"]
+MARCH, APRIL = datetime.date(2025, 3, 31), datetime.date(2025, 4, 1)
+
+
+def _documents(rows: list[tuple[str, str, datetime.date]]) -> pa.Table:
+    """`documents` rows from (doc_id, content_hash, day)."""
+    now = datetime.datetime(2025, 4, 2, tzinfo=datetime.UTC)
+    required = {"source": "wire", "origin": "wire.jsonl", "date_source": "published", "lang": "en", "text": "t"}
+    return pa.Table.from_pylist(
+        [
+            required | {"doc_id": d, "content_hash": h, "raw_hash": f"raw-{d}-{h}", "n_words": 1, "date": day}
+            | {"ingested_at": now, "run_id": "r"}
+            for d, h, day in rows
+        ],
+        schema=DOCUMENTS.dataset_schema,
+    )  # fmt: skip
+
+
+def _publish(lake: Lake, rows: pa.Table, commit_id: str, *, replaced=(), days=()) -> None:
+    stage_rows(lake, DOCUMENTS, rows, commit_id=commit_id, replaced=replaced, days=days)
+    commit(lake, commit_id, versions={})
+
+
+def _index_problems(lake: Lake) -> list[str]:
+    return [p for p in check_lake(lake) if "key index" in p]  # the documents here have no annotations
+
+
+def _indexed(lake: Lake) -> list[dict]:
+    return sorted(read_keys(lake, ["doc_id", "content_hash"]).to_pylist(), key=lambda r: r["doc_id"])
+
+
+def _held(lake: Lake) -> list[dict]:
+    rows = read_table(lake, DOCUMENTS, ["doc_id", "content_hash"]).to_pylist()
+    return sorted(rows, key=lambda r: r["doc_id"])
+
+
+def test_keys_follow_every_commit_of_documents_a_file_a_month(tmp_path):
+    lake = Lake.at(tmp_path / "lake")
+    _publish(lake, _documents([("a", "h1", MARCH), ("b", "h2", APRIL)]), "c1")
+    assert [p.name for p in lake.keys_files()] == ["month=2025-03.parquet", "month=2025-04.parquet"]
+    assert _indexed(lake) == _held(lake) and len(_held(lake)) == 2
+    # `a` edited and moved to April: its March row goes, the March file with it.
+    _publish(lake, _documents([("a", "h3", APRIL)]), "c2", replaced=["a"], days=[MARCH])
+    assert [p.name for p in lake.keys_files()] == ["month=2025-04.parquet"]
+    assert (
+        _indexed(lake)
+        == _held(lake)
+        == [
+            {"doc_id": "a", "content_hash": "h3", "date": APRIL},
+            {"doc_id": "b", "content_hash": "h2", "date": APRIL},
+        ]
+    )
+    assert read_keys(lake, ["doc_id"], doc_ids=["b", "z"]).to_pylist() == [{"doc_id": "b", "date": APRIL}]
+    assert _index_problems(lake) == []
+
+
+def test_keys_of_a_lake_without_an_index_are_read_from_documents_until_a_commit_writes_it(tmp_path):
+    lake = Lake.at(tmp_path / "lake")
+    _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
+    shutil.rmtree(lake.keys_dir)  # as a lake written by an older version
+    assert _indexed(lake) == _held(lake) and not lake.keys_dir.exists()  # a reader writes nothing
+    _publish(lake, _documents([("b", "h2", APRIL)]), "c2")
+    assert lake.keys_complete.exists() and len(lake.keys_files()) == 2 and _indexed(lake) == _held(lake)
+
+
+def test_keys_a_stopped_commit_is_finished_with_its_index_and_a_stale_index_is_found(tmp_path):
+    lake = Lake.at(tmp_path / "lake")
+    _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
+    stage_rows(lake, DOCUMENTS, _documents([("b", "h2", MARCH)]), commit_id="c2")
+    lake.commit_marker("c2").parent.mkdir(parents=True, exist_ok=True)
+    lake.commit_marker("c2").write_text('{"commit_id": "c2", "versions": {}}\n')  # marked, not applied
+    assert recover(lake) == ["c2"]
+    assert [r["doc_id"] for r in _indexed(lake)] == ["a", "b"] and _index_problems(lake) == []
+    shutil.copy(lake.keys_files()[0], tmp_path / "old.parquet")
+    _publish(lake, _documents([("c", "h3", MARCH)]), "c3")
+    shutil.copy(tmp_path / "old.parquet", lake.keys_files()[0])
+    assert _index_problems(lake)
