@@ -12,7 +12,7 @@ import json
 
 from newslake.schemas import TABLES
 from newslake.tasks.lake.keys import rebuild_keys, update_keys
-from newslake.tasks.lake.layout import PART_FILE, Lake, partition_day, staged_files
+from newslake.tasks.lake.layout import PART_FILE, Lake, partition_day, relative_name, staged_files
 from newslake.tasks.lake.manifests import inputs_fingerprint, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
 
@@ -38,10 +38,11 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     """
     done = json.loads(marker.read_text())
     commit_id = done["commit_id"]
-    touched = []
+    touched, changed = [], {}
     documents_days = {partition_day(p) for p in staged_files(lake, "documents", commit_id)}
     for table in TABLES.values():
         staged = staged_files(lake, table.name, commit_id)
+        changed[table.name] = {relative_name(p.with_name(PART_FILE)) for p in staged}
         for path in staged:
             final = path.with_name(PART_FILE)
             if path.suffix == ".pending":
@@ -58,9 +59,10 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         rebuild_keys(lake)
     elif documents_days or not lake.keys_complete.exists():
         update_keys(lake, documents_days)
-    fingerprint = inputs_fingerprint(lake)
+    fingerprint, versions = inputs_fingerprint(lake), done["versions"]
     for table in touched:
-        write_manifest(lake, table, commit_id=commit_id, versions=done["versions"], fingerprint=fingerprint)
+        only = None if recovering else changed[table.name]
+        write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
     marker.unlink()
     remove_empty_dir(marker.parent)
 

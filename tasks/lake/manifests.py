@@ -5,6 +5,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+import pyarrow.compute as pc
+
 from newslake.schemas import SCHEMA_VERSION, TABLES, Table
 from newslake.tasks.lake.keys import read_keys
 from newslake.tasks.lake.layout import Lake, relative_name
@@ -12,10 +14,30 @@ from newslake.tasks.lake.storage import parquet_rows, write_text
 
 
 def write_manifest(
-    lake: Lake, table: Table, *, commit_id: str, versions: dict[str, str], fingerprint: str | None = None
+    lake: Lake,
+    table: Table,
+    *,
+    commit_id: str,
+    versions: dict[str, str],
+    fingerprint: str | None = None,
+    changed: set[str] | None = None,
 ) -> dict:
-    """Rewrite a table's manifest from the files on disk: files, rows, schema and versions."""
-    files = {relative_name(p): parquet_rows(p) for p in lake.partition_files(table.name)}
+    """Rewrite a table's manifest from the files on disk: files, rows, schema and versions. With
+    `changed` (files a commit wrote or removed, as the manifest names them), only those are read
+    again; the others keep their rows from the manifest."""
+    try:
+        held = read_manifest(lake, table.name) if changed is not None else None
+    except ValueError:
+        held = None
+    if held is None:
+        files = {relative_name(p): parquet_rows(p) for p in lake.partition_files(table.name)}
+    else:
+        files = {name: rows for name, rows in held["files"].items() if name not in changed}
+        for name in changed:
+            path = lake.table_dir(table.name) / name
+            if path.exists():
+                files[name] = parquet_rows(path)
+        files = dict(sorted(files.items()))
     manifest = {
         "table": table.name,
         "schema_version": SCHEMA_VERSION,
@@ -33,12 +55,11 @@ def write_manifest(
 
 
 def inputs_fingerprint(lake: Lake) -> str:
-    """A digest of the documents the lake was derived from: every (doc_id, content_hash)."""
+    """A digest of the documents the lake was derived from: every (doc_id, content_hash), a line
+    each, in doc_id order."""
     docs = read_keys(lake, ["doc_id", "content_hash"]).sort_by("doc_id")
-    digest = hashlib.blake2b(digest_size=12)
-    for row in docs.to_pylist():
-        digest.update(f"{row['doc_id']}:{row['content_hash']}\n".encode())
-    return digest.hexdigest()
+    lines = pc.binary_join_element_wise(docs.column("doc_id"), docs.column("content_hash"), ":").to_pylist()
+    return hashlib.blake2b("".join(f"{line}\n" for line in lines).encode(), digest_size=12).hexdigest()
 
 
 def read_manifest(lake: Lake, name: str) -> dict | None:

@@ -1,4 +1,5 @@
 import datetime
+import json
 
 from newslake.schemas import TABLES
 from newslake.tasks.lake import PART_FILE, Lake, lake_tables, read_manifest
@@ -14,3 +15,16 @@ def test_manifests_manifest_lists_files_rows_and_inputs(tmp_path, sentences, pub
     assert manifest["versions"] == VERSIONS and len(manifest["inputs_fingerprint"]) == 24
     assert [t.name for t in lake_tables(Lake.at(tmp_path))] == list(TABLES)  # every declared table, from the first
     assert read_manifest(Lake.at(tmp_path), "tokens")["rows"] == 0
+
+
+def test_manifests_a_commit_reads_again_only_the_files_it_changed(tmp_path, sentences, publish):
+    publish(tmp_path, sentences([("a", 0, D1), ("b", 0, D2)]), "c1", replaced=["a", "b"])
+    lake = Lake.at(tmp_path)
+    held = read_manifest(lake, "sentences")
+    held["files"][f"date={D1}/{PART_FILE}"] = 99  # what the manifest says of a file a commit leaves alone stays
+    lake.manifest_file("sentences").write_text(json.dumps(held))
+    publish(tmp_path, sentences([("b", 0, D2), ("b", 1, D2)]), "c2", replaced=["b"])
+    files = read_manifest(lake, "sentences")["files"]
+    assert files == {f"date={D1}/{PART_FILE}": 99, f"date={D2}/{PART_FILE}": 2}
+    publish(tmp_path, sentences([]), "c3", replaced=["b"], days=[D2])  # the day's partition goes
+    assert read_manifest(lake, "sentences")["files"] == {f"date={D1}/{PART_FILE}": 99}
