@@ -1,0 +1,175 @@
+"""How the cost of a run, a query and a check grows with the lake (lakes built without annotating).
+
+Annotates, once, a seed of --seed articles of the corpus (default ../shared/corpora/bbc) into a
+seed lake; then, for each N of --sizes, builds a lake of N documents from the seed's rows,
+cloned under new ids, hashes and days (--per-day documents a day, ending yesterday), through
+the lake's own staging, rollups and commits, and measures in it, in one sitting:
+  (1) `newslake run` of the same 50 new articles (another slice of the corpus): time, peak RSS;
+  (2) `newslake run` over them again: nothing new;
+  (3) `newslake sql` of a simple aggregate, and the same query in plain DuckDB over the files;
+  (4) `newslake check`.
+Once, on its own lake: (5) one day receiving 96 commits of --commit-size cloned documents,
+with their annotations and rollups: the bytes written against the day's final size.
+
+    python bench/growth.py [CORPUS] [--sizes 0 10000 100000] [--per-day 2000] [--commit-size 200]
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+from throughput import measure
+
+from newslake.schemas import ANNOTATION_TABLES, TABLES
+from newslake.tasks.aggregate import rollup_days
+from newslake.tasks.lake import Lake, commit, read_table, stage_rows
+from newslake.tasks.lake.layout import staged_files
+
+QUERY = "SELECT label, count(*) AS n FROM mentions GROUP BY label ORDER BY n DESC"
+# Columns that name a document or a record, made unique in each clone.
+IDENTITIES = ("doc_id", "dup_of", "story_id", "raw_hash", "content_hash", "external_id", "origin")
+CLONED = ("documents", *ANNOTATION_TABLES)
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "newslake.flows.cli", *args]
+
+
+def env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+
+
+def seed_rows(seed: Path) -> dict[str, pl.DataFrame]:
+    """The seed lake's rows of documents and every annotation table, without their day."""
+    lake = Lake.at(seed)
+    return {name: pl.from_arrow(read_table(lake, TABLES[name])).drop("date") for name in CLONED}
+
+
+def clone(rows: dict[str, pl.DataFrame], copy: int, day: date) -> dict[str, pl.DataFrame]:
+    """The seed's rows as copy number `copy`, dated `day`: every identity gets a suffix."""
+    suffix = f"~{copy}"
+    out = {}
+    for name, frame in rows.items():
+        renamed = [pl.col(c) + suffix for c in IDENTITIES if c in frame.columns]
+        out[name] = frame.with_columns(*renamed, pl.lit(day).alias("date"))
+    return out
+
+
+def stage_clones(lake: Lake, rows: dict[str, pl.DataFrame], copies: list[tuple[int, date]], commit_id: str) -> None:
+    """Stage the clones of the seed for the given (copy, day) pairs, with their rollups, and commit."""
+    made = [clone(rows, copy, day) for copy, day in copies]
+    for name in CLONED:
+        stage_rows(lake, TABLES[name], pl.concat([m[name] for m in made]).to_arrow(), commit_id=commit_id)
+    rollup_days.fn(lake=lake, days=sorted({day for _, day in copies}), commit_id=commit_id)
+    commit(lake, commit_id, versions={"newslake": "growth-bench"})
+
+
+def build(lake: Lake, rows: dict[str, pl.DataFrame], n: int, per_day: int) -> None:
+    """A lake of about `n` documents: copies of the seed, `per_day` documents a day, ending yesterday."""
+    seed_size = rows["documents"].height
+    copies = n // seed_size
+    per_day_copies = max(1, per_day // seed_size)
+    yesterday = date.today() - timedelta(days=1)
+    plan = [(c, yesterday - timedelta(days=c // per_day_copies)) for c in range(copies)]
+    lake.make()
+    step = per_day_copies * 20  # twenty days a commit
+    for start in range(0, len(plan), step):
+        stage_clones(lake, rows, plan[start : start + step], commit_id=f"build-{start:08d}")
+        print(f"  built {min(start + step, len(plan)) * seed_size:,} of {n:,} documents", end="\r", flush=True)
+    print()
+
+
+def sql_seconds(location: Path) -> tuple[float, float]:
+    """`newslake sql` of QUERY, and the same query in plain DuckDB over the same files."""
+    newslake = measure(cli("sql", QUERY, "--lake", str(location)), env()).seconds
+    scan = f"read_parquet('{location}/mentions/**/*.parquet', hive_partitioning = true)"
+    plain_query = QUERY.replace("FROM mentions", f"FROM {scan}")
+    script = f"import duckdb; duckdb.sql({plain_query!r}).fetchall()"
+    plain = measure([sys.executable, "-c", script]).seconds
+    return newslake, plain
+
+
+def one_day_of_commits(rows: dict[str, pl.DataFrame], commits: int, size: int, folder: Path) -> tuple[int, int]:
+    """Bytes written by `commits` commits of `size` cloned documents each into one day, and the
+    day's size at the end."""
+    lake = Lake.at(folder)
+    lake.make()
+    per_commit = max(1, size // rows["documents"].height)
+    day, written = date.today(), 0
+    for k in range(commits):
+        commit_id = f"day-{k:03d}"
+        made = [clone(rows, k * per_commit + c, day) for c in range(per_commit)]
+        for name in CLONED:
+            stage_rows(lake, TABLES[name], pl.concat([m[name] for m in made]).to_arrow(), commit_id=commit_id)
+        rollup_days.fn(lake=lake, days=[day], commit_id=commit_id)
+        written += sum(p.stat().st_size for t in TABLES for p in staged_files(lake, t, commit_id))
+        commit(lake, commit_id, versions={"newslake": "growth-bench"})
+    final = sum(p.stat().st_size for p in folder.rglob(f"date={day.isoformat()}/*.parquet"))
+    return written, final
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", nargs="?", default=str(Path(__file__).parents[1] / "../shared/corpora/bbc"))
+    parser.add_argument("--sizes", nargs="+", type=int, default=[0, 10_000, 100_000])
+    parser.add_argument("--seed", type=int, default=200, help="articles annotated for the seed lake")
+    parser.add_argument("--per-day", type=int, default=2000, help="documents a day in the built lakes")
+    parser.add_argument("--commits", type=int, default=96, help="commits into one day for (5)")
+    parser.add_argument("--commit-size", type=int, default=200, help="documents a commit for (5)")
+    args = parser.parse_args()
+    corpus = Path(args.corpus).resolve()
+    articles = sorted(corpus.rglob("*.txt"))
+    work = Path(tempfile.mkdtemp(prefix="growth-"))
+    try:
+        seed_in, new_in = work / "seed", work / "new"
+        for folder, picked in ((seed_in, articles[: args.seed]), (new_in, articles[args.seed : args.seed + 50])):
+            for path in picked:
+                target = folder / path.relative_to(corpus)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, target)
+        print(f"seed: annotating {args.seed} articles of {corpus}")
+        measure(cli("run", str(seed_in), "--lake", str(work / "seed-lake")), env())
+        rows = seed_rows(work / "seed-lake")
+        print(f"seed lake: {rows['documents'].height} documents")
+        results = []
+        for n in args.sizes:
+            location = work / f"lake-{n}"
+            started = time.perf_counter()
+            build(Lake.at(location), rows, n, args.per_day)
+            built = time.perf_counter() - started
+            new = measure(cli("run", str(new_in), "--lake", str(location)), env())
+            again = measure(cli("run", str(new_in), "--lake", str(location)), env())
+            sql, plain = sql_seconds(location)
+            check = measure(cli("check", "--lake", str(location)), env())
+            size = sum(p.stat().st_size for p in location.rglob("*.parquet"))
+            results.append((n, built, new, again, sql, plain, check, size))
+            print(f"N={n:,}: built in {built:.0f} s, {size / 1e6:,.0f} MB; measured")
+            shutil.rmtree(location)
+        print()
+        print(f"{'N':>9} {'50 new s':>9} {'peak':>7} {'nothing new s':>14} {'peak':>7} {'sql s':>6} {'DuckDB s':>9}"
+              f" {'check s':>8} {'lake MB':>8}")  # fmt: skip
+        base = results[0][2].seconds
+        for n, _, new, again, sql, plain, check, size in results:
+            print(
+                f"{n:>9,} {new.seconds:>9.1f} {new.peak / 1e9:>6.2f}G {again.seconds:>14.1f} {again.peak / 1e9:>6.2f}G"
+                f" {sql:>6.2f} {plain:>9.2f} {check.seconds:>8.1f} {size / 1e6:>8,.0f}"
+            )
+        for n, _, new, _, sql, plain, _, _ in results:
+            print(f"N={n:,}: 50 new articles {new.seconds / base:.2f}x the empty lake's; sql {sql / plain:.1f}x DuckDB")
+        written, final = one_day_of_commits(rows, args.commits, args.commit_size, work / "one-day")
+        print(
+            f"{args.commits} commits of {args.commit_size:,} documents into one day: {written / 1e6:,.0f} MB written"
+            f" for a day of {final / 1e6:,.0f} MB ({written / final:.1f}x)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
