@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import DOCUMENTS, PARTITION, TABLES
 from newslake.tasks.ingest import RAW, Reject, decode, rejects_table
+from newslake.tasks.knowledge import installed_version
 from newslake.tasks.lake import Batch, Lake, read_days, read_keys
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 from newslake.tasks.stories import WINDOW_DAYS, assign_stories, signature
@@ -223,16 +224,8 @@ CLEANING_LIBRARIES = ("newslake", "trafilatura", "py3langid", "ftfy")
 def clean_settings(*, languages: frozenset[str] | None, min_words: int, max_chars: int) -> str:
     """A digest of what decides whether cleaning rejects a record: the settings and the versions
     of the code. A record rejected under the same digest is rejected again without cleaning."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "unknown"
-
     decided_by = [sorted(languages) if languages else None, min_words, max_chars]
-    decided_by += [installed(name) for name in CLEANING_LIBRARIES]
+    decided_by += [installed_version(name) for name in CLEANING_LIBRARIES]
     return hashlib.blake2b(repr(decided_by).encode(), digest_size=8).hexdigest()
 
 

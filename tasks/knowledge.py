@@ -11,6 +11,7 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from importlib.resources import files
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,15 @@ class KnowledgeFiles:
 
 PACKAGED = KnowledgeFiles()  # the packaged knowledge alone
 T = TypeVar("T")
+
+
+def installed_version(distribution: str) -> str:
+    """The installed version of a distribution (a library, a model), or `unknown`: part of what
+    a run's rows, and a reject's settings, come from."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def packaged_and_extra(name: str, extra: str | None, *, what: str, expected: str) -> list[str]:

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from importlib.metadata import PackageNotFoundError, version
 from uuid import uuid4
 
 import pyarrow as pa
@@ -16,7 +15,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES, Table
-from newslake.tasks.knowledge import KnowledgeFiles
+from newslake.tasks.knowledge import KnowledgeFiles, installed_version
 from newslake.tasks.lake import Batch, Lake, commit, locate, read_days, read_keys, read_table, stage_rows
 from newslake.tasks.lake.storage import AnyPath, read_parquet
 
@@ -61,21 +60,15 @@ def run_versions(model: str, knowledge: KnowledgeFiles) -> dict[str, str]:
     """The versions a run's rows come from: newslake, the model, the knowledge and the libraries."""
     from newslake.tasks.annotate import knowledge_versions
 
-    def installed(name: str) -> str:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return "unknown"
-
     return {
-        "newslake": installed("newslake"),
+        "newslake": installed_version("newslake"),
         "model": model,
-        "model_version": installed(model),
+        "model_version": installed_version(model),
         **knowledge_versions(knowledge),
-        "spacy": installed("spacy"),
-        "prefect": installed("prefect"),
-        "pyarrow": installed("pyarrow"),
-        "polars": installed("polars"),
+        "spacy": installed_version("spacy"),
+        "prefect": installed_version("prefect"),
+        "pyarrow": installed_version("pyarrow"),
+        "polars": installed_version("polars"),
         "python": platform.python_version(),
     }
 
