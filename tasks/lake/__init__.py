@@ -5,22 +5,25 @@ disk or an object store. No other code knows where anything lives in a lake."""
 from newslake.tasks.lake.backfills import BackfillProgress
 from newslake.tasks.lake.check import check_lake
 from newslake.tasks.lake.commits import commit, recover
+from newslake.tasks.lake.compaction import Compacted, compact
 from newslake.tasks.lake.keys import read_keys
-from newslake.tasks.lake.layout import PART_FILE, Batch, Lake, LakeUnreachable, Staging
+from newslake.tasks.lake.layout import PART_GLOB, Batch, Lake, LakeUnreachable, Staging
 from newslake.tasks.lake.lock import LakeBusy, lake_lock
 from newslake.tasks.lake.manifests import lake_tables, read_manifest
 from newslake.tasks.lake.partitions import locate, read_days, read_partition, read_table, stage_rows
 
 __all__ = [
-    "PART_FILE",
+    "PART_GLOB",
     "BackfillProgress",
     "Batch",
+    "Compacted",
     "Lake",
     "LakeBusy",
     "LakeUnreachable",
     "Staging",
     "check_lake",
     "commit",
+    "compact",
     "lake_lock",
     "lake_tables",
     "locate",

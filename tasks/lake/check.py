@@ -95,6 +95,7 @@ def _check_files(lake: Lake, table: Table) -> list[str]:
         for p in sorted(lake.table_dir(table.name).rglob("*.parquet"), key=str)
         if relative_name(p) not in on_disk or p.parent.parent != lake.table_dir(table.name)
     ]
+    stray = "a reader of **/*.parquet reads it as rows of the table: if no commit wrote it, move it out of the lake"
     try:
         manifest = read_manifest(lake, table.name)
     except ValueError as exc:
@@ -104,7 +105,9 @@ def _check_files(lake: Lake, table: Table) -> list[str]:
         ]
     if manifest is None:
         return [*problems, f"{table.name}: no _manifest.json"] if on_disk else problems
-    problems += [f"{table.name}: {f} is not in the manifest" for f in sorted(set(on_disk) - set(manifest["files"]))]
+    problems += [
+        f"{table.name}: {f} is not in the manifest; {stray}" for f in sorted(set(on_disk) - set(manifest["files"]))
+    ]
     problems += [
         f"{table.name}: {f} is in the manifest but missing" for f in sorted(set(manifest["files"]) - set(on_disk))
     ]

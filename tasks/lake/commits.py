@@ -1,37 +1,40 @@
-"""Commits: how staged partitions become visible at once, and how a stopped commit is finished.
+"""Commits: how staged partition files become visible together, and how a stopped commit is finished.
 
-A run stages each new partition file beside the live one under a hidden name, then writes a
-durable commit marker and renames the staged files into place: a reader sees every partition
-whole, and a run stopped at any point leaves either the old lake or a marked commit that
-`recover` finishes. On object storage, where a rename is a copy, the design holds as it is:
-every partition is one object, written whole by one upload (staged) and one server-side copy
-(committed), so a reader sees either its old or its new version.
+A run stages each new or rewritten partition file beside the live ones under a hidden name,
+and marks each file it removes; then it writes a durable commit marker, renames the staged
+files into place and removes the marked ones. Each file appears, changes or goes in one step:
+a day's new rows are one new file, so a reader sees all of them or none. A run stopped at any
+point leaves either the old lake or a marked commit that `recover` finishes. On object storage,
+where a rename is a copy, each file is still one object written whole by one upload (staged)
+and one server-side copy (committed).
 """
 
 import json
+from datetime import date
 
 from newslake.schemas import TABLES
-from newslake.tasks.lake.keys import rebuild_keys, update_keys
-from newslake.tasks.lake.layout import PART_FILE, Lake, partition_day, relative_name, staged_files
+from newslake.tasks.lake.keys import keys_complete, rebuild_keys, update_keys
+from newslake.tasks.lake.layout import Lake, live_file, partition_day, relative_name, staged_files
 from newslake.tasks.lake.manifests import inputs_fingerprint, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
 
 
-def commit(lake: Lake, commit_id: str, *, versions: dict[str, str]) -> None:
+def commit(lake: Lake, commit_id: str, *, versions: dict[str, str], compaction: bool = False) -> None:
     """Make a commit's staged partitions visible: first a durable marker, then the renames.
 
     A crash before the marker leaves the lake as it was; a crash after it is finished by
-    `recover`, so the lake ends as if the commit had gone through uninterrupted.
+    `recover`, so the lake ends as if the commit had gone through uninterrupted. A compaction
+    (`compaction=True`) moves rows between files without changing them.
     """
     marker = lake.commit_marker(commit_id)
-    write_text(marker, json.dumps({"commit_id": commit_id, "versions": versions}) + "\n")
+    write_text(marker, json.dumps({"commit_id": commit_id, "versions": versions, "compaction": compaction}) + "\n")
     _apply(lake, marker)
 
 
 def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
-    """Rename a marked commit's staged files into place and rewrite the touched manifests; a
-    declared table without one gets its first (no rows yet), so that every table exists from
-    the first commit on.
+    """Rename a marked commit's staged files into place, remove the files it marked, and rewrite
+    the touched manifests; a declared table without one gets its first (no rows yet), so that
+    every table exists from the first commit on. New files go in before old ones go out.
 
     Recovering, every manifest and the key index are rewritten: an earlier attempt may have
     stopped after its renames, leaving nothing staged to tell which tables it touched.
@@ -39,12 +42,12 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     done = json.loads(marker.read_text())
     commit_id = done["commit_id"]
     touched, changed = [], {}
-    documents_days = {partition_day(p) for p in staged_files(lake, "documents", commit_id)}
+    documents = _documents_changes(lake, commit_id) if not done.get("compaction") else {}
     for table in TABLES.values():
         staged = staged_files(lake, table.name, commit_id)
-        changed[table.name] = {relative_name(p.with_name(PART_FILE)) for p in staged}
-        for path in staged:
-            final = path.with_name(PART_FILE)
+        changed[table.name] = {relative_name(live_file(p)) for p in staged}
+        for path in sorted(staged, key=lambda p: p.suffix != ".pending"):
+            final = live_file(path)
             if path.suffix == ".pending":
                 replace(path, final)
             elif path.suffix == ".delete":
@@ -56,15 +59,32 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         if staged or recovering or not lake.manifest_file(table.name).exists():
             touched.append(table)
     if recovering:
-        rebuild_keys(lake)
-    elif documents_days or not lake.keys_complete.exists():
-        update_keys(lake, documents_days)
-    fingerprint, versions = inputs_fingerprint(lake), done["versions"]
+        rebuild_keys(lake, commit_id)
+    elif documents or not keys_complete(lake):
+        update_keys(lake, commit_id, documents)
+    if done.get("compaction"):  # the same rows: the manifests keep their fingerprint and versions
+        fingerprint, versions = None, None
+    else:
+        fingerprint, versions = inputs_fingerprint(lake), done["versions"]
     for table in touched:
         only = None if recovering else changed[table.name]
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
     marker.unlink()
     remove_empty_dir(marker.parent)
+
+
+def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:
+    """The days whose documents the commit changes, each with the files it adds to them; a day
+    where it also rewrites or removes a file maps to no files (its keys are read again)."""
+    added: dict[date, list[AnyPath]] = {}
+    rewritten: set[date] = set()
+    for path in staged_files(lake, "documents", commit_id):
+        final = live_file(path)
+        if path.suffix == ".pending" and not final.exists():
+            added.setdefault(partition_day(final), []).append(final)
+        else:
+            rewritten.add(partition_day(final))
+    return {day: [] if day in rewritten else added[day] for day in sorted(added.keys() | rewritten)}
 
 
 def recover(lake: Lake) -> list[str]:

@@ -1,8 +1,10 @@
 """Where everything lives in a lake: the one place that knows its layout.
 
 ```
-LAKE/<table>/date=YYYY-MM-DD/part-0.parquet    a partition (Hive), one file each
+LAKE/<table>/date=YYYY-MM-DD/part-<id>.parquet a partition (Hive): the files its commits added
+LAKE/<table>/date=YYYY-MM-DD/part-0.parquet    a rollup's partition, one file rewritten whole
 LAKE/<table>/_manifest.json                    the table's files, rows, schema and versions
+LAKE/_keys/month=YYYY-MM/part-<id>.parquet     the documents' key index (see `keys`)
 LAKE/_staging/<run_id>/<kind>-<batch>.parquet  a run's batches between its stages
 LAKE/_commits/<commit_id>.json                 a commit under way (see `commits`)
 LAKE/_backfills/<key>.json                     the days an interrupted backfill had finished
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     import duckdb
     import polars as pl
 
-PART_FILE = "part-0.parquet"
+PART_GLOB = "part-*.parquet"
+WHOLE_FILE = "part-0.parquet"  # the one file of a partition that is rewritten whole (rollups)
 MANIFEST = "_manifest.json"
 
 
@@ -122,18 +125,19 @@ class Lake:
         """Whether the table has a partition."""
         return bool(self.partition_files(table))
 
-    def partition_file(self, table: str, day: date) -> AnyPath:
-        """The Parquet file of one day's partition of a table."""
-        return self.table_dir(table) / f"date={day.isoformat()}" / PART_FILE
+    def partition_dir(self, table: str, day: date) -> AnyPath:
+        """The folder of one day's partition of a table."""
+        return self.table_dir(table) / f"date={day.isoformat()}"
 
-    def partition_files(self, table: str) -> list[AnyPath]:
-        """The live partition files of a table, in path order."""
-        root = self.table_dir(table)
-        return sorted(root.glob(f"date=*/{PART_FILE}"), key=str) if root.exists() else []
+    def partition_files(self, table: str, day: date | None = None) -> list[AnyPath]:
+        """The live files of a table (of one day's partition), in path order."""
+        root = self.table_dir(table) if day is None else self.partition_dir(table, day)
+        pattern = f"date=*/{PART_GLOB}" if day is None else PART_GLOB
+        return sorted(root.glob(pattern), key=str) if root.exists() else []
 
     def partition_days(self, table: str) -> list[date]:
         """The days that have a partition of the table."""
-        return sorted(partition_day(p) for p in self.partition_files(table))
+        return sorted({partition_day(p) for p in self.partition_files(table)})
 
     def manifest_file(self, table: str) -> AnyPath:
         return self.table_dir(table) / MANIFEST
@@ -152,14 +156,17 @@ class Lake:
 
     @property
     def keys_dir(self) -> AnyPath:
-        """The documents' key index (`keys`), a file a month."""
+        """The documents' key index (`keys`), a folder a month."""
         return self.root / "_keys"
 
-    def keys_file(self, month: str) -> AnyPath:
-        return self.keys_dir / f"month={month}.parquet"
+    def keys_month(self, month: str) -> AnyPath:
+        return self.keys_dir / f"month={month}"
 
-    def keys_files(self) -> list[AnyPath]:
-        return sorted(self.keys_dir.glob("month=*.parquet"), key=str) if self.keys_dir.exists() else []
+    def keys_files(self, month: str | None = None) -> list[AnyPath]:
+        """The index's files (of one month), in path order."""
+        root = self.keys_dir if month is None else self.keys_month(month)
+        pattern = f"month=*/{PART_GLOB}" if month is None else PART_GLOB
+        return sorted(root.glob(pattern), key=str) if root.exists() else []
 
     @property
     def keys_complete(self) -> AnyPath:
@@ -204,8 +211,13 @@ def partition_day(path: AnyPath) -> date:
 
 
 def relative_name(path: AnyPath) -> str:
-    """A partition file as its table's manifest names it: `date=YYYY-MM-DD/part-0.parquet`."""
+    """A partition file as its table's manifest names it: `date=YYYY-MM-DD/part-<id>.parquet`."""
     return f"{path.parent.name}/{path.name}"
+
+
+def new_file(folder: AnyPath, commit_id: str, n: int = 0) -> AnyPath:
+    """The name of the `n`th file a commit adds to a partition (or index month) folder."""
+    return folder / (f"part-{commit_id}.parquet" if n == 0 else f"part-{commit_id}-{n}.parquet")
 
 
 def pending_file(path: AnyPath, commit_id: str) -> AnyPath:
@@ -218,10 +230,16 @@ def deletion_file(path: AnyPath, commit_id: str) -> AnyPath:
     return path.with_name(f".{path.name}.{commit_id}.delete")
 
 
+def live_file(staged: AnyPath) -> AnyPath:
+    """The partition file a staged file (pending or deletion) stands for."""
+    name = staged.name
+    return staged.with_name(name[1 : name.index(".parquet.") + len(".parquet")])
+
+
 def staged_files(lake: Lake, table: str, commit_id: str | None = None) -> list[AnyPath]:
     """The files staged beside a table's partitions (for one commit, or for any)."""
     root = lake.table_dir(table)
-    pattern = f"date=*/.{PART_FILE}.{commit_id}.*" if commit_id else f"date=*/.{PART_FILE}.*"
+    pattern = f"date=*/.part-*.parquet.{commit_id}.*" if commit_id else "date=*/.part-*.parquet.*"
     return sorted(root.glob(pattern), key=str) if root.exists() else []
 
 

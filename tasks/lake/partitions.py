@@ -1,8 +1,10 @@
-"""Reading a table's partitions, and staging new versions of them for a commit.
+"""Reading a table's partitions, and staging a commit's changes to them.
 
-A table is Hive-partitioned by day, one file per partition. A commit's new version of a
-partition is staged beside the live one (`layout.pending_file`) and becomes visible only when
-the commit is applied (see `commits`); reads can see the lake as a commit will leave it.
+A table is Hive-partitioned by day. A commit adds its new rows of a day as one new file, and
+rewrites only the files that hold rows it replaces; a rollup's partition (a table without
+`replace_by`) is one file, rewritten whole. A commit's files are staged beside the live ones
+(`layout.pending_file`, `layout.deletion_file`) and become visible only when the commit is
+applied (see `commits`); reads can see the lake as a commit will leave it.
 """
 
 from collections.abc import Iterable
@@ -12,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from newslake.schemas import PARTITION, Table
-from newslake.tasks.lake.layout import Lake, deletion_file, pending_file
+from newslake.tasks.lake.layout import WHOLE_FILE, Lake, deletion_file, live_file, new_file, pending_file
 from newslake.tasks.lake.storage import AnyPath, read_parquet, schema_of, write_durable_parquet, write_text
 
 
@@ -26,19 +28,36 @@ def read_file(path: AnyPath, schema: pa.Schema) -> pa.Table:
     return found.select(schema.names).cast(schema)
 
 
+def day_files(lake: Lake, table: Table, day: date, commit_id: str | None = None) -> dict[AnyPath, AnyPath]:
+    """The files of one day's partition, in name order, each with where its content is read
+    from: itself, or (with `commit_id`) the version that commit staged, as it will leave them."""
+    live = lake.partition_files(table.name, day)
+    if commit_id is None:
+        return {p: p for p in live}
+    folder = lake.partition_dir(table.name, day)
+    staged = {live_file(p): p for p in folder.glob(f".part-*.parquet.{commit_id}.pending")} if folder.exists() else {}
+    files = {p: p for p in live if not deletion_file(p, commit_id).exists()} | staged
+    return dict(sorted(files.items(), key=lambda item: str(item[0])))
+
+
 def read_partition(
     lake: Lake, table: Table, day: date, *, commit_id: str | None = None, columns: list[str] | None = None
 ) -> pa.Table:
-    """One day's rows of a table (all columns or the given ones), without the partition column;
-    with `commit_id`, as that commit's staged changes will leave it."""
-    path = lake.partition_file(table.name, day)
+    """One day's rows of a table (all columns or the given ones) in key order, without the
+    partition column; with `commit_id`, as that commit's staged changes will leave it."""
     schema = pa.schema([table.schema.field(c) for c in columns]) if columns else table.schema
-    if commit_id is not None:
-        if deletion_file(path, commit_id).exists():
-            return schema.empty_table()
-        if pending_file(path, commit_id).exists():
-            return read_file(pending_file(path, commit_id), schema)
-    return read_file(path, schema) if path.exists() else schema.empty_table()
+    return _in_key_order(table, [read_file(p, schema) for p in day_files(lake, table, day, commit_id).values()], schema)
+
+
+def _in_key_order(table: Table, parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Rows of several files as one table, sorted by the table's key (a single file is already)."""
+    if not parts:
+        return schema.empty_table()
+    if len(parts) == 1:
+        return parts[0]
+    rows = pa.concat_tables(parts)
+    keys = [(c, "ascending") for c in table.key if c in rows.column_names]
+    return rows.sort_by(keys) if keys else rows
 
 
 def read_days(
@@ -73,36 +92,80 @@ def stage_rows(
     commit_id: str,
     replaced: Iterable[str] = (),
     days: Iterable[date] = (),
-) -> dict[date, int]:
+) -> list[date]:
     """Stage `new_rows` (with a `date` column) for a commit: in every partition touched, rows
     whose `replace_by` value is in `replaced` (all rows, for a table without one) give way to
-    the new rows of that date. Returns the rows each staged partition will hold.
+    the new rows of that date. Returns the days whose partitions change.
 
-    `days` names partitions that hold replaced rows but get no new ones. A partition whose
-    content would not change is left alone. Nothing is visible before the commit.
+    `days` names partitions that hold replaced rows but get no new ones. A day's new rows go to
+    a new file, or into the first file that held replaced rows; files without replaced rows are
+    not read or written, and files whose content would not change are left alone. Nothing is
+    visible before the commit.
     """
     new_rows = new_rows.select(table.dataset_schema.names).cast(table.dataset_schema)
     replaced_keys = pa.array(sorted(set(replaced)), pa.string())
     touched = set(days) | set(new_rows.column("date").unique().to_pylist())
-    staged: dict[date, int] = {}
+    changed = []
     for day in sorted(touched):
-        current = read_partition(lake, table, day, commit_id=commit_id)
-        if table.replace_by is None:
-            kept = current.slice(0, 0)
-        else:
-            kept = current.filter(pc.invert(pc.is_in(current.column(table.replace_by), value_set=replaced_keys)))
         fresh = new_rows.filter(pc.equal(new_rows.column("date"), pa.scalar(day, pa.date32()))).drop(["date"])
-        merged = pa.concat_tables([kept, fresh])
-        merged = merged.sort_by([(c, "ascending") for c in table.key]) if len(merged) else merged
-        if merged.equals(current):
-            continue
-        _stage_partition(lake.partition_file(table.name, day), merged, commit_id)
-        staged[day] = len(merged)
-    return staged
+        if table.replace_by is None:
+            rewritten = _stage_whole(lake, table, day, fresh, commit_id)
+        else:
+            rewritten = _stage_changes(lake, table, day, fresh, replaced_keys, commit_id)
+        if rewritten:
+            changed.append(day)
+    return changed
 
 
-def _stage_partition(path: AnyPath, rows: pa.Table, commit_id: str) -> None:
-    """Stage a partition's new rows, or its removal when it has none left."""
+def _sorted(table: Table, rows: pa.Table) -> pa.Table:
+    return rows.sort_by([(c, "ascending") for c in table.key]) if len(rows) else rows
+
+
+def _stage_whole(lake: Lake, table: Table, day: date, fresh: pa.Table, commit_id: str) -> bool:
+    """Stage a rollup's day as one file holding `fresh`; whether anything changed."""
+    current = read_partition(lake, table, day, commit_id=commit_id)
+    merged = _sorted(table, fresh)
+    if merged.equals(current):
+        return False
+    _stage_file(lake.partition_dir(table.name, day) / WHOLE_FILE, merged, commit_id)
+    return True
+
+
+def _stage_changes(
+    lake: Lake, table: Table, day: date, fresh: pa.Table, replaced_keys: pa.Array, commit_id: str
+) -> bool:
+    """Stage a day's new rows and the removal of its replaced rows, touching only the files that
+    hold replaced rows (and the commit's own file, when an earlier call staged one); whether
+    anything changed."""
+    own = new_file(lake.partition_dir(table.name, day), commit_id)
+    hits: dict[AnyPath, pa.Table] = {}
+    for live, path in day_files(lake, table, day, commit_id).items():
+        if live == own:
+            hits[live] = read_file(path, table.schema)
+        elif len(replaced_keys):
+            held = read_parquet(path, columns=[table.replace_by]).column(table.replace_by)
+            if pc.any(pc.is_in(held, value_set=replaced_keys)).as_py():
+                hits[live] = read_file(path, table.schema)
+    if not hits and not len(fresh):
+        return False
+    kept = {
+        live: rows.filter(pc.invert(pc.is_in(rows.column(table.replace_by), value_set=replaced_keys)))
+        for live, rows in hits.items()
+    }
+    target = next(iter(kept), own)
+    kept[target] = pa.concat_tables([kept.get(target, table.schema.empty_table()), fresh])
+    kept = {live: _sorted(table, rows) for live, rows in kept.items()}
+    before = _sorted(table, pa.concat_tables(hits.values())) if hits else table.schema.empty_table()
+    if _sorted(table, pa.concat_tables(kept.values())).equals(before):
+        return False
+    for live, rows in kept.items():
+        if live not in hits or not rows.equals(hits[live]):
+            _stage_file(live, rows, commit_id)
+    return True
+
+
+def _stage_file(path: AnyPath, rows: pa.Table, commit_id: str) -> None:
+    """Stage a file's new rows, or its removal when it has none left."""
     pending_file(path, commit_id).unlink(missing_ok=True)
     deletion_file(path, commit_id).unlink(missing_ok=True)
     if len(rows):

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from newslake.schemas import TABLES, Table
-from newslake.tasks.lake.layout import PART_FILE, Lake
+from newslake.tasks.lake.layout import PART_GLOB, Lake
 from newslake.tasks.lake.manifests import lake_tables
 
 
@@ -68,7 +68,7 @@ JOINED_VIEWS = {
 def partition_glob(lake: Lake, table: str) -> str:
     """The glob of a table's live partition files, as DuckDB and Polars read it (the lake's own
     `[`, `*` and `?` are matched as themselves)."""
-    return f"{_glob_escaped(lake.location)}/{table}/date=*/{PART_FILE}"
+    return f"{_glob_escaped(lake.location)}/{table}/date=*/{PART_GLOB}"
 
 
 def _glob_escaped(path: str) -> str:

@@ -217,7 +217,7 @@ def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path)
     assert result.exit_code == 0 and "is sound" in result.output
     broken = tmp_path / "lake"
     shutil.copytree(lake, broken)
-    next(broken.glob("mentions/date=*/part-0.parquet")).unlink()
+    next(broken.glob("mentions/date=*/part-*.parquet")).unlink()
     result = runner.invoke(app, ["check", "--lake", str(broken)])
     assert result.exit_code == 1
     assert "is in the manifest but missing" in result.output and "have no rows" in result.output
@@ -296,7 +296,7 @@ def test_cli_sql_stops_at_once_on_ctrl_c(sample_lake, newslake_cli):
 
 def test_cli_report_and_catalog_refuse_to_overwrite_the_lake_or_what_is_not_a_file(sample_lake, tmp_path):
     lake, _ = sample_lake
-    partition = next(lake.glob("documents/date=*/part-0.parquet"))
+    partition = next(lake.glob("documents/date=*/part-*.parquet"))
     before = partition.read_bytes()
     for command in ("report", "catalog"):
         inside = runner.invoke(app, [command, "--lake", str(lake), "--out", str(partition)])
@@ -315,7 +315,7 @@ def test_cli_check_finds_a_lost_annotation_partition_after_the_next_run_rewrote_
 
     lake = tmp_path / "lake"
     shutil.copytree(sample_lake[0], lake)
-    lost = sorted(lake.glob("mentions/date=*/part-0.parquet"))[0]
+    lost = sorted(lake.glob("mentions/date=*/part-*.parquet"))[0]
     lost.unlink()
     handle = Lake.at(lake)
     versions = read_manifest(handle, "mentions")["versions"]

@@ -260,9 +260,9 @@ def test_pipeline_bbc_slice_accounts_for_every_input(shared, prefect_server, tmp
 def test_pipeline_partitions_of_an_older_schema_version_stay_readable(sample_lake, tmp_path):
     lake = tmp_path / "lake"
     shutil.copytree(sample_lake[0], lake)
-    current = next(lake.glob("runs/date=*/part-0.parquet"))
+    current = next(lake.glob("runs/date=*/part-*.parquet"))
     version_1 = pq.read_table(current).drop(["kind", "new", "changed", "skipped"])
-    old = lake / "runs" / "date=2020-01-01" / "part-0.parquet"
+    old = lake / "runs" / "date=2020-01-01" / "part-old.parquet"
     old.parent.mkdir()
     pq.write_table(version_1.set_column(0, "run_id", pa.array(["old-run"])), old)
     glob = f"{lake}/runs/**/*.parquet"

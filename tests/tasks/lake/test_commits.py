@@ -3,7 +3,8 @@ import json
 import os
 
 from newslake.schemas import TABLES
-from newslake.tasks.lake import PART_FILE, Lake, check_lake, read_manifest, recover, stage_rows
+from newslake.tasks.lake import Lake, check_lake, read_manifest, recover, stage_rows
+from newslake.tasks.lake.layout import live_file
 
 D1, D2 = datetime.date(2025, 3, 1), datetime.date(2025, 3, 2)
 SENTENCES = TABLES["sentences"]
@@ -38,7 +39,7 @@ def test_commits_recover_finishes_a_commit_that_stopped_half_way(tmp_path, sente
     marker.write_text(json.dumps({"commit_id": "c2", "versions": VERSIONS}))
     # the process died after the marker and after the first rename, before the rest
     pending = sorted(tmp_path.glob("sentences/date=*/.*.pending"))
-    os.replace(pending[0], pending[0].with_name(PART_FILE))
+    os.replace(pending[0], live_file(pending[0]))
     assert recover(Lake.at(tmp_path)) == ["c2"]
     assert keys(tmp_path) == [("a", 0, D2), ("b", 0, D2)]
     assert not marker.exists() and not list(tmp_path.rglob(".*"))
@@ -51,7 +52,7 @@ def test_commits_recover_rewrites_manifests_when_the_renames_were_all_done(tmp_p
     marker.parent.mkdir()
     marker.write_text(json.dumps({"commit_id": "c1", "versions": VERSIONS}))
     for pending in tmp_path.glob("sentences/date=*/.*.pending"):
-        os.replace(pending, pending.with_name(PART_FILE))  # every rename done, then the process died
+        os.replace(pending, live_file(pending))  # every rename done, then the process died
     assert check_lake(Lake.at(tmp_path))[:2] == [
         "commit c1 is not finished: the next run completes it",
         "sentences: no _manifest.json",

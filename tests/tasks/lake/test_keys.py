@@ -42,14 +42,18 @@ def _held(lake: Lake) -> list[dict]:
     return sorted(rows, key=lambda r: r["doc_id"])
 
 
-def test_keys_follow_every_commit_of_documents_a_file_a_month(tmp_path):
+def _index_files(lake: Lake) -> list[str]:
+    return [p.relative_to(lake.keys_dir).as_posix() for p in lake.keys_files()]
+
+
+def test_keys_follow_every_commit_of_documents_a_file_a_month_and_commit(tmp_path):
     lake = Lake.at(tmp_path / "lake")
     _publish(lake, _documents([("a", "h1", MARCH), ("b", "h2", APRIL)]), "c1")
-    assert [p.name for p in lake.keys_files()] == ["month=2025-03.parquet", "month=2025-04.parquet"]
+    assert _index_files(lake) == ["month=2025-03/part-c1.parquet", "month=2025-04/part-c1.parquet"]
     assert _indexed(lake) == _held(lake) and len(_held(lake)) == 2
-    # `a` edited and moved to April: its March row goes, the March file with it.
+    # `a` edited and moved to April: March is written again (without it), April gets a file.
     _publish(lake, _documents([("a", "h3", APRIL)]), "c2", replaced=["a"], days=[MARCH])
-    assert [p.name for p in lake.keys_files()] == ["month=2025-04.parquet"]
+    assert _index_files(lake) == ["month=2025-04/part-c1.parquet", "month=2025-04/part-c2.parquet"]
     assert (
         _indexed(lake)
         == _held(lake)
@@ -71,6 +75,30 @@ def test_keys_of_a_lake_without_an_index_are_read_from_documents_until_a_commit_
     assert lake.keys_complete.exists() and len(lake.keys_files()) == 2 and _indexed(lake) == _held(lake)
 
 
+def test_keys_an_index_of_an_older_layout_is_written_again(tmp_path):
+    lake = Lake.at(tmp_path / "lake")
+    _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
+    shutil.rmtree(lake.keys_dir)
+    lake.keys_dir.mkdir()
+    shutil.copy(lake.partition_files("documents")[0], lake.keys_dir / "month=2025-03.parquet")
+    lake.keys_complete.write_text("")  # a file a month, as the first index was
+    assert _indexed(lake) == _held(lake)
+    _publish(lake, _documents([("b", "h2", MARCH)]), "c2")
+    assert _index_files(lake) == ["month=2025-03/part-c2.parquet"] and _indexed(lake) == _held(lake)
+    assert not (lake.keys_dir / "month=2025-03.parquet").exists()
+
+
+def test_keys_a_month_of_many_commits_is_merged_by_size_tier(tmp_path):
+    lake = Lake.at(tmp_path / "lake")
+    for n in range(12):
+        _publish(lake, _documents([(f"d{n}", "h", MARCH)]), f"c{n:02d}")
+    # ten files of one row merged into one, then two more
+    assert _index_files(lake) == [
+        f"month=2025-03/{name}" for name in ("part-c09-1.parquet", "part-c10.parquet", "part-c11.parquet")
+    ]
+    assert _indexed(lake) == _held(lake) and _index_problems(lake) == []
+
+
 def test_keys_a_stopped_commit_is_finished_with_its_index_and_a_stale_index_is_found(tmp_path):
     lake = Lake.at(tmp_path / "lake")
     _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
@@ -79,7 +107,6 @@ def test_keys_a_stopped_commit_is_finished_with_its_index_and_a_stale_index_is_f
     lake.commit_marker("c2").write_text('{"commit_id": "c2", "versions": {}}\n')  # marked, not applied
     assert recover(lake) == ["c2"]
     assert [r["doc_id"] for r in _indexed(lake)] == ["a", "b"] and _index_problems(lake) == []
-    shutil.copy(lake.keys_files()[0], tmp_path / "old.parquet")
     _publish(lake, _documents([("c", "h3", MARCH)]), "c3")
-    shutil.copy(tmp_path / "old.parquet", lake.keys_files()[0])
+    lake.keys_files()[-1].unlink()  # the file of c3's keys lost
     assert _index_problems(lake)

@@ -1,0 +1,74 @@
+"""Compaction: merging the small files that appends leave in a partition, as a commit.
+
+Every commit adds a file to each day it writes, so a day fed by many runs holds many files.
+Each run merges the files of the days it wrote by size tier (`tiers`); `newslake compact`
+merges each partition into one file. A compaction is a commit: each file appears or goes whole.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import pyarrow as pa
+
+from newslake.schemas import TABLES, Table
+from newslake.tasks.lake.commits import commit
+from newslake.tasks.lake.layout import Lake, deletion_file, new_file, partition_day, pending_file
+from newslake.tasks.lake.manifests import read_manifest
+from newslake.tasks.lake.partitions import read_file
+from newslake.tasks.lake.storage import AnyPath, write_durable_parquet, write_text
+from newslake.tasks.lake.tiers import FANOUT, merges
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """What a compaction did: files merged, into how many, over how many partitions."""
+
+    merged: int
+    written: int
+    partitions: int
+
+    def summary(self) -> str:
+        if not self.merged:
+            return "compact: nothing to merge"
+        return f"compact: {self.merged} files merged into {self.written} in {self.partitions} partitions"
+
+
+def compact(
+    lake: Lake, *, commit_id: str, days: Iterable[date] | None = None, full: bool = False, fanout: int = FANOUT
+) -> Compacted:
+    """Merge the files of each partition (of `days`, or all) that the size tiers call for, or
+    with `full` every partition's files into one; as one commit. Call it holding the lake's lock."""
+    wanted = set(days) if days is not None else None
+    merged = written = partitions = 0
+    for table in TABLES.values():
+        if table.replace_by is None:
+            continue  # a rollup's partition is one file
+        for folder, files in _partitions(lake, table, wanted).items():
+            groups = [list(files)] if full and len(files) > 1 else merges(files, fanout=fanout)
+            for n, group in enumerate(groups):
+                _stage_merge(table, [folder / name for name in group], new_file(folder, commit_id, n), commit_id)
+                merged, written = merged + len(group), written + 1
+            partitions += bool(groups)
+    if merged:
+        commit(lake, commit_id, versions={}, compaction=True)
+    return Compacted(merged, written, partitions)
+
+
+def _partitions(lake: Lake, table: Table, days: set[date] | None) -> dict[AnyPath, dict[str, int]]:
+    """Each partition folder of a table (of `days`) with its files' rows, from the manifest."""
+    manifest = read_manifest(lake, table.name)
+    found: dict[AnyPath, dict[str, int]] = {}
+    for relative, rows in (manifest or {}).get("files", {}).items():
+        path = lake.table_dir(table.name) / relative
+        if days is None or partition_day(path) in days:
+            found.setdefault(path.parent, {})[path.name] = rows
+    return found
+
+
+def _stage_merge(table: Table, files: list[AnyPath], into: AnyPath, commit_id: str) -> None:
+    """Stage one file holding the rows of `files`, in key order, and the removal of `files`."""
+    rows = pa.concat_tables([read_file(path, table.schema) for path in files])
+    write_durable_parquet(pending_file(into, commit_id), rows.sort_by([(c, "ascending") for c in table.key]))
+    for path in files:
+        write_text(deletion_file(path, commit_id), "")
