@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import warnings
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
@@ -188,13 +188,16 @@ def _stopped() -> typer.Exit:
 def _quiet_interrupt(interrupted: threading.Event) -> None:
     """Ctrl-C: from then on only newslake's own line, not Prefect's report of a crashed flow run
     nor Dask's of the workers it stops. A library may catch the KeyboardInterrupt and go on
-    (Prefect's serialisers turn it into a warning): the run is interrupted again every two
-    seconds until it stops."""
+    (Prefect's serialisers turn it into a warning), or it may land where Python can only print
+    and drop it (a garbage collector callback of Dask's): the run is interrupted again every
+    two seconds until it stops, and a dropped one is not printed."""
     from newslake.flows.api import QUIET_LOGGERS
 
     if not interrupted.is_set():
         interrupted.set()
         warnings.simplefilter("ignore")
+        unraisable = sys.unraisablehook
+        sys.unraisablehook = lambda info: None if info.exc_type is KeyboardInterrupt else unraisable(info)
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     again = threading.Timer(2.0, _thread.interrupt_main)
@@ -553,6 +556,41 @@ def export_gkg(
 
 
 @app.command()
+def compact(
+    lake: LakeOption = None,
+    start: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="first day to compact, YYYY-MM-DD (default: all)")
+    ] = None,
+    end: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day to compact, YYYY-MM-DD (default: all)")
+    ] = None,
+) -> None:
+    """Merge each partition's files into one (runs merge them as they pile up, by size tier)."""
+    from newslake.tasks.lake import LakeBusy, compact, lake_lock, recover
+    from newslake.tasks.publish import new_run_id
+
+    lake_dir = _lake(lake)
+    if not lake_dir.exists():
+        raise _fail(f"there is no lake at {lake_dir}: give --lake, or make one with `newslake run`", 2)
+    first, last = start.date() if start else date.min, end.date() if end else date.max
+    commit_id = new_run_id(datetime.now(UTC)) + "-compact"
+    try:
+        with lake_lock(lake_dir, commit_id):
+            recover(lake_dir)
+            days = None if start is None and end is None else _days_between(lake_dir, first, last)
+            done = compact(lake_dir, commit_id=commit_id, days=days, full=True)
+    except LakeBusy as exc:
+        raise _fail(str(exc), 3) from None
+    out.print(done.summary(), highlight=False)
+
+
+def _days_between(lake: "Lake", first: date, last: date) -> list[date]:
+    from newslake.tasks.lake import lake_tables
+
+    return sorted({d for t in lake_tables(lake) for d in lake.partition_days(t.name) if first <= d <= last})
+
+
+@app.command()
 def check(lake: LakeOption = None) -> None:
     """Verify the lake: manifests, row counts, schemas, unique keys, finished commits."""
     from newslake.tasks.lake import check_lake, lake_tables
@@ -569,6 +607,12 @@ def check(lake: LakeOption = None) -> None:
     if problems:
         raise _fail(f"the lake {lake_dir} is not sound: {len(problems)} problems", 1)
     out.print(f"the lake {lake_dir} is sound", highlight=False)
+
+
+def _partitions(files: dict[str, int]) -> str:
+    """How many partitions a manifest's files make, and how many files when more than one a day."""
+    days = len({name.split("/")[0] for name in files})
+    return f"{days} partitions" + (f" ({len(files)} files)" if len(files) > days else "")
 
 
 @app.command()
@@ -590,7 +634,7 @@ def tables(lake: LakeOption = None) -> None:
         else:
             versions = manifest["versions"]
             out.print(
-                f"[bold]{table.name}[/]  {manifest['rows']:,} rows in {len(manifest['files'])} partitions, "
+                f"[bold]{table.name}[/]  {manifest['rows']:,} rows in {_partitions(manifest['files'])}, "
                 f"schema v{manifest['schema_version']}, {lake_dir.table_dir(table.name)}",
                 highlight=False,
             )

@@ -30,6 +30,7 @@ from newslake.tasks.publish import (
     PublishOutput,
     RunResult,
     commit_changes,
+    compact_days,
     export_days,
     new_run_id,
     publish_run,
@@ -112,6 +113,7 @@ def newslake_run(parameters: RunParameters) -> RunResult:
         result = _run_result(p, run_id, started, ingested, deduped, published, rows, clock.seconds, versions)
         record_run(result)
         commit_changes(lake=lake, commit_id=run_id, versions=versions)
+        compact_days(lake=lake, commit_id=f"{run_id}-compact", days=[*published.days, started.date()])
         staging.remove()
         if p.report:
             write_report(lake, p.report)

@@ -11,12 +11,23 @@ from uuid import uuid4
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES, Table
 from newslake.tasks.knowledge import KnowledgeFiles, installed_version
-from newslake.tasks.lake import Batch, Lake, commit, locate, read_days, read_keys, read_table, stage_rows
+from newslake.tasks.lake import (
+    Batch,
+    Compacted,
+    Lake,
+    commit,
+    compact,
+    locate,
+    read_days,
+    read_keys,
+    read_table,
+    stage_rows,
+)
 from newslake.tasks.lake.storage import AnyPath, read_parquet
 
 
@@ -181,6 +192,16 @@ def record_run(result: RunResult) -> None:
 def commit_changes(*, lake: Lake, commit_id: str, versions: dict[str, str]) -> None:
     """Make everything staged under `commit_id` visible at once."""
     commit(lake, commit_id, versions=versions)
+
+
+@task(name="compact", cache_policy=NO_CACHE)
+def compact_days(*, lake: Lake, commit_id: str, days: Iterable[date]) -> Compacted:
+    """Merge the files that runs piled up in the given days' partitions, by size tier, as a
+    commit of its own."""
+    compacted = compact(lake, commit_id=commit_id, days=days)
+    if compacted.merged:
+        get_run_logger().info(compacted.summary())
+    return compacted
 
 
 @task(name="export-days", cache_policy=NO_CACHE)
