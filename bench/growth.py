@@ -6,17 +6,22 @@ cloned under new ids, hashes and days (--per-day documents a day, ending yesterd
 the lake's own staging, rollups and commits, and measures in it, in one sitting:
   (1) `newslake run` of the same 50 new articles (another slice of the corpus): time, peak RSS;
   (2) `newslake run` over them again: nothing new;
-  (3) `newslake sql` of a simple aggregate, and the same query in plain DuckDB over the files;
-  (4) `newslake check`.
-Once, on its own lake: (5) one day receiving 96 commits of --commit-size cloned documents,
-with their annotations and rollups: the bytes written against the day's final size.
+  (3) a tick of `newslake serve` over them: nothing new (the flow run's own time, as `runs`
+      records it; the scheduler starts each run in a process of its own before that);
+  (4) `newslake sql` of a simple aggregate, and the same query in plain DuckDB over the files;
+  (5) `newslake check`.
+Once, on its own lake: (6) one day receiving 96 commits of --commit-size cloned documents,
+with their annotations and rollups, each followed by the compaction a run does: the bytes the
+process wrote (its `wchar`) against the size of the lake at the end.
 
-    python bench/growth.py [CORPUS] [--sizes 0 10000 100000] [--per-day 2000] [--commit-size 200]
+    python bench/growth.py [CORPUS] [--sizes 0 10000 100000] [--per-day 2000] [--commit-size 1000]
 """
 
 import argparse
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,8 +33,7 @@ from throughput import measure
 
 from newslake.schemas import ANNOTATION_TABLES, TABLES
 from newslake.tasks.aggregate import rollup_days
-from newslake.tasks.lake import Lake, commit, read_table, stage_rows
-from newslake.tasks.lake.layout import staged_files
+from newslake.tasks.lake import Lake, commit, compact, read_table, stage_rows
 
 QUERY = "SELECT label, count(*) AS n FROM mentions GROUP BY label ORDER BY n DESC"
 # Columns that name a document or a record, made unique in each clone.
@@ -95,23 +99,59 @@ def sql_seconds(location: Path) -> tuple[float, float]:
     return newslake, plain
 
 
-def one_day_of_commits(rows: dict[str, pl.DataFrame], commits: int, size: int, folder: Path) -> tuple[int, int]:
-    """Bytes written by `commits` commits of `size` cloned documents each into one day, and the
-    day's size at the end."""
+def serve_tick_seconds(location: Path, inbox: Path) -> float:
+    """The second flow run of `newslake serve --interval 5` over an inbox the lake holds already,
+    from its row in `runs` (the first may wait for the scheduler)."""
+    lake = Lake.at(location)
+
+    def ticks() -> list[dict]:
+        runs = pl.from_arrow(read_table(lake, TABLES["runs"], ["run_id", "kind", "started_at", "finished_at"]))
+        return runs.sort("started_at").to_dicts()
+
+    before = len(ticks())
+    args = cli("serve", "--inbox", str(inbox), "--interval", "5", "--lake", str(location))
+    process = subprocess.Popen(args, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while len(ticks()) < before + 2 and time.monotonic() < deadline:
+            time.sleep(1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    found = ticks()
+    if len(found) < before + 2:
+        raise RuntimeError("newslake serve ran fewer than two ticks in 300 s")
+    tick = found[before + 1]
+    return (tick["finished_at"] - tick["started_at"]).total_seconds()
+
+
+def written_bytes() -> int:
+    """What this process has written so far, by its `write` calls (Linux)."""
+    line = next(x for x in Path("/proc/self/io").read_text().splitlines() if x.startswith("wchar:"))
+    return int(line.split()[1])
+
+
+def one_day_of_commits(rows: dict[str, pl.DataFrame], commits: int, size: int, folder: Path) -> tuple[int, int, int]:
+    """Bytes written by `commits` commits of `size` cloned documents each into one day, each
+    followed by a run's compaction; the lake's size at the end; its files for the day's documents."""
     lake = Lake.at(folder)
     lake.make()
     per_commit = max(1, size // rows["documents"].height)
-    day, written = date.today(), 0
+    day = date.today()
+    started = written_bytes()
     for k in range(commits):
         commit_id = f"day-{k:03d}"
         made = [clone(rows, k * per_commit + c, day) for c in range(per_commit)]
         for name in CLONED:
             stage_rows(lake, TABLES[name], pl.concat([m[name] for m in made]).to_arrow(), commit_id=commit_id)
         rollup_days.fn(lake=lake, days=[day], commit_id=commit_id)
-        written += sum(p.stat().st_size for t in TABLES for p in staged_files(lake, t, commit_id))
         commit(lake, commit_id, versions={"newslake": "growth-bench"})
-    final = sum(p.stat().st_size for p in folder.rglob(f"date={day.isoformat()}/*.parquet"))
-    return written, final
+        compact(lake, commit_id=f"{commit_id}-compact", days=[day])
+        print(f"  {k + 1} of {commits} commits into one day", end="\r", flush=True)
+    print()
+    written = written_bytes() - started
+    final = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return written, final, len(lake.partition_files("documents", day))
 
 
 def main() -> None:
@@ -120,8 +160,8 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[0, 10_000, 100_000])
     parser.add_argument("--seed", type=int, default=200, help="articles annotated for the seed lake")
     parser.add_argument("--per-day", type=int, default=2000, help="documents a day in the built lakes")
-    parser.add_argument("--commits", type=int, default=96, help="commits into one day for (5)")
-    parser.add_argument("--commit-size", type=int, default=200, help="documents a commit for (5)")
+    parser.add_argument("--commits", type=int, default=96, help="commits into one day for (6)")
+    parser.add_argument("--commit-size", type=int, default=1000, help="documents a commit for (6)")
     args = parser.parse_args()
     corpus = Path(args.corpus).resolve()
     articles = sorted(corpus.rglob("*.txt"))
@@ -145,27 +185,31 @@ def main() -> None:
             built = time.perf_counter() - started
             new = measure(cli("run", str(new_in), "--lake", str(location)), env())
             again = measure(cli("run", str(new_in), "--lake", str(location)), env())
+            tick = serve_tick_seconds(location, new_in)
             sql, plain = sql_seconds(location)
             check = measure(cli("check", "--lake", str(location)), env())
             size = sum(p.stat().st_size for p in location.rglob("*.parquet"))
-            results.append((n, built, new, again, sql, plain, check, size))
+            results.append((n, built, new, again, tick, sql, plain, check, size))
             print(f"N={n:,}: built in {built:.0f} s, {size / 1e6:,.0f} MB; measured")
             shutil.rmtree(location)
         print()
-        print(f"{'N':>9} {'50 new s':>9} {'peak':>7} {'nothing new s':>14} {'peak':>7} {'sql s':>6} {'DuckDB s':>9}"
-              f" {'check s':>8} {'lake MB':>8}")  # fmt: skip
+        print(f"{'N':>9} {'50 new s':>9} {'peak':>7} {'nothing new s':>14} {'peak':>7} {'tick s':>7} {'sql s':>6}"
+              f" {'DuckDB s':>9} {'check s':>8} {'lake MB':>8}")  # fmt: skip
         base = results[0][2].seconds
-        for n, _, new, again, sql, plain, check, size in results:
+        for n, _, new, again, tick, sql, plain, check, size in results:
             print(
                 f"{n:>9,} {new.seconds:>9.1f} {new.peak / 1e9:>6.2f}G {again.seconds:>14.1f} {again.peak / 1e9:>6.2f}G"
-                f" {sql:>6.2f} {plain:>9.2f} {check.seconds:>8.1f} {size / 1e6:>8,.0f}"
+                f" {tick:>7.2f} {sql:>6.2f} {plain:>9.2f} {check.seconds:>8.1f} {size / 1e6:>8,.0f}"
             )
-        for n, _, new, _, sql, plain, _, _ in results:
-            print(f"N={n:,}: 50 new articles {new.seconds / base:.2f}x the empty lake's; sql {sql / plain:.1f}x DuckDB")
-        written, final = one_day_of_commits(rows, args.commits, args.commit_size, work / "one-day")
+        for n, _, new, again, _, sql, plain, _, _ in results:
+            print(
+                f"N={n:,}: 50 new articles {new.seconds / base:.2f}x the empty lake's; nothing new"
+                f" {again.seconds - results[0][3].seconds:+.1f} s; sql {sql / plain:.1f}x DuckDB"
+            )
+        written, final, files = one_day_of_commits(rows, args.commits, args.commit_size, work / "one-day")
         print(
             f"{args.commits} commits of {args.commit_size:,} documents into one day: {written / 1e6:,.0f} MB written"
-            f" for a day of {final / 1e6:,.0f} MB ({written / final:.1f}x)"
+            f" for a lake of {final / 1e6:,.0f} MB at the end ({written / final:.1f}x); documents in {files} files"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
