@@ -15,7 +15,7 @@ from datetime import date
 from newslake.schemas import TABLES
 from newslake.tasks.lake.keys import keys_complete, rebuild_keys, update_keys
 from newslake.tasks.lake.layout import Lake, live_file, partition_day, relative_name, staged_files
-from newslake.tasks.lake.manifests import inputs_fingerprint, write_manifest
+from newslake.tasks.lake.manifests import inputs_fingerprint, read_manifest, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
 
 
@@ -65,12 +65,22 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     if done.get("compaction"):  # the same rows: the manifests keep their fingerprint and versions
         fingerprint, versions = None, None
     else:
-        fingerprint, versions = inputs_fingerprint(lake), done["versions"]
+        fingerprint, versions = _fingerprint(lake, changed_documents=recovering or bool(documents)), done["versions"]
     for table in touched:
         only = None if recovering else changed[table.name]
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
     marker.unlink()
     remove_empty_dir(marker.parent)
+
+
+def _fingerprint(lake: Lake, *, changed_documents: bool) -> str:
+    """The inputs fingerprint after a commit: the documents manifest's, when the commit left
+    documents as they were (a run with nothing new reads no key of the lake for it)."""
+    try:
+        held = None if changed_documents else read_manifest(lake, "documents")
+    except ValueError:
+        held = None
+    return held["inputs_fingerprint"] if held else inputs_fingerprint(lake)
 
 
 def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:

@@ -110,3 +110,19 @@ def test_keys_a_stopped_commit_is_finished_with_its_index_and_a_stale_index_is_f
     _publish(lake, _documents([("c", "h3", MARCH)]), "c3")
     lake.keys_files()[-1].unlink()  # the file of c3's keys lost
     assert _index_problems(lake)
+
+
+def test_keys_a_commit_that_leaves_documents_alone_keeps_the_inputs_fingerprint(tmp_path):
+    from newslake.tasks.lake import read_manifest
+    from newslake.tasks.lake.manifests import inputs_fingerprint
+
+    lake = Lake.at(tmp_path / "lake")
+    _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
+    held = read_manifest(lake, "documents")["inputs_fingerprint"]
+    sentences = TABLES["sentences"]
+    row = {"doc_id": "a", "sent_id": 0, "start_char": 0, "end_char": 1, "date": MARCH}
+    stage_rows(lake, sentences, pa.Table.from_pylist([row], schema=sentences.dataset_schema), commit_id="c2")
+    commit(lake, "c2", versions={})
+    assert read_manifest(lake, "sentences")["inputs_fingerprint"] == held == inputs_fingerprint(lake)
+    _publish(lake, _documents([("b", "h2", MARCH)]), "c3")
+    assert read_manifest(lake, "documents")["inputs_fingerprint"] == inputs_fingerprint(lake) != held
