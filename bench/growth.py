@@ -19,6 +19,7 @@ process wrote (its `wchar`) against the size of the lake at the end.
 
 import argparse
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -31,7 +32,7 @@ from pathlib import Path
 import polars as pl
 from throughput import measure
 
-from newslake.schemas import ANNOTATION_TABLES, TABLES
+from newslake.schemas import ANNOTATION_TABLES, ROLLUP_TABLES, TABLES
 from newslake.tasks.aggregate import rollup_days
 from newslake.tasks.lake import Lake, commit, compact, read_table, stage_rows
 
@@ -55,14 +56,24 @@ def seed_rows(seed: Path) -> dict[str, pl.DataFrame]:
     return {name: pl.from_arrow(read_table(lake, TABLES[name])).drop("date") for name in CLONED}
 
 
-def clone(rows: dict[str, pl.DataFrame], copy: int, day: date) -> dict[str, pl.DataFrame]:
-    """The seed's rows as copy number `copy`, dated `day`: every identity gets a suffix."""
+def clone(rows: dict[str, pl.DataFrame], copy: int, day: date, *, own_text: bool = False) -> dict[str, pl.DataFrame]:
+    """The seed's rows as copy number `copy`, dated `day`: every identity gets a suffix; with
+    `own_text`, each document's words in an order of the copy's own, so that its text
+    compresses like another article's and not like a copy of the seed's."""
     suffix = f"~{copy}"
     out = {}
     for name, frame in rows.items():
         renamed = [pl.col(c) + suffix for c in IDENTITIES if c in frame.columns]
+        if own_text and name == "documents":
+            renamed.append(pl.col("text").map_elements(lambda text: _shuffled(text, copy), return_dtype=pl.String))
         out[name] = frame.with_columns(*renamed, pl.lit(day).alias("date"))
     return out
+
+
+def _shuffled(text: str, seed: int) -> str:
+    words = text.split(" ")
+    random.Random(seed * 7919 + len(text)).shuffle(words)
+    return " ".join(words)
 
 
 def stage_clones(lake: Lake, rows: dict[str, pl.DataFrame], copies: list[tuple[int, date]], commit_id: str) -> None:
@@ -131,26 +142,42 @@ def written_bytes() -> int:
     return int(line.split()[1])
 
 
-def one_day_of_commits(rows: dict[str, pl.DataFrame], commits: int, size: int, folder: Path) -> tuple[int, int, int]:
+def one_day_of_commits(rows: dict[str, pl.DataFrame], commits: int, size: int, folder: Path) -> tuple[dict, dict, int]:
     """Bytes written by `commits` commits of `size` cloned documents each into one day, each
-    followed by a run's compaction; the lake's size at the end; its files for the day's documents."""
+    followed by a run's compaction, by step (the tables' new files, the rollups, the commits'
+    key index and manifests, the compactions); the lake's bytes at the end by kind; the files
+    of the day's documents. The clones' texts are their own (see `clone`): copies of the seed's
+    would compress the more the more of them a file holds, and make every merge look cheap."""
     lake = Lake.at(folder)
     lake.make()
     per_commit = max(1, size // rows["documents"].height)
     day = date.today()
-    started = written_bytes()
+    written = dict.fromkeys(("tables", "rollups", "commits", "compactions"), 0)
+
+    def step(name: str, since: int) -> int:
+        written[name] += written_bytes() - since
+        return written_bytes()
+
     for k in range(commits):
         commit_id = f"day-{k:03d}"
-        made = [clone(rows, k * per_commit + c, day) for c in range(per_commit)]
+        made = [clone(rows, k * per_commit + c, day, own_text=True) for c in range(per_commit)]
+        since = written_bytes()
         for name in CLONED:
             stage_rows(lake, TABLES[name], pl.concat([m[name] for m in made]).to_arrow(), commit_id=commit_id)
+        since = step("tables", since)
         rollup_days.fn(lake=lake, days=[day], commit_id=commit_id)
+        since = step("rollups", since)
         commit(lake, commit_id, versions={"newslake": "growth-bench"})
+        since = step("commits", since)
         compact(lake, commit_id=f"{commit_id}-compact", days=[day])
+        step("compactions", since)
         print(f"  {k + 1} of {commits} commits into one day", end="\r", flush=True)
     print()
-    written = written_bytes() - started
-    final = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    final = dict.fromkeys(("tables", "rollups", "key index and manifests"), 0)
+    for path in (p for p in folder.rglob("*") if p.is_file()):
+        top = path.relative_to(folder).parts[0]
+        kind = "rollups" if top in ROLLUP_TABLES else "tables" if path.suffix == ".parquet" and top != "_keys" else None
+        final[kind or "key index and manifests"] += path.stat().st_size
     return written, final, len(lake.partition_files("documents", day))
 
 
@@ -207,10 +234,13 @@ def main() -> None:
                 f" {again.seconds - results[0][3].seconds:+.1f} s; sql {sql / plain:.1f}x DuckDB"
             )
         written, final, files = one_day_of_commits(rows, args.commits, args.commit_size, work / "one-day")
+        total, size = sum(written.values()), sum(final.values())
         print(
-            f"{args.commits} commits of {args.commit_size:,} documents into one day: {written / 1e6:,.0f} MB written"
-            f" for a lake of {final / 1e6:,.0f} MB at the end ({written / final:.1f}x); documents in {files} files"
+            f"{args.commits} commits of {args.commit_size:,} documents into one day: {total / 1e6:,.0f} MB written"
+            f" for a lake of {size / 1e6:,.0f} MB at the end ({total / size:.1f}x); documents in {files} files"
         )
+        print("  written: " + ", ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in written.items()))
+        print("  at the end: " + ", ".join(f"{name} {n / 1e6:,.1f} MB" for name, n in final.items()))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
