@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from newslake.flows.defaults import TELEMETRY_OFF
 from newslake.flows.parameters import BackfillParameters, LakeParameters, RunParameters
 
 # What a run sets in the environment while it runs (unless the user set it): Prefect's usage data
-# off (its client would also print a notice in a terminal on first use; runs are often offline),
-# and only the flow's own progress lines from Prefect and Dask, in this process and its workers.
-TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+# off (`defaults.TELEMETRY_OFF`), and only the flow's own progress lines from Prefect and Dask,
+# in this process and its workers.
 QUIET = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "INFO",

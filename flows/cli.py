@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from newslake.flows.parameters import RunParameters
+from newslake.flows.defaults import DEFAULTS, TELEMETRY_OFF
 
 if TYPE_CHECKING:
     from newslake.flows.parameters import LakeParameters
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 
 def _default(name: str) -> str:
-    """A run parameter's default, as the help shows it (declared once, in RunParameters)."""
-    value = RunParameters.model_fields[name].default
+    """A run parameter's default, as the help shows it."""
+    value = DEFAULTS[name]
     return f"(default: NEWSLAKE_{name.upper()} or {' '.join(value) if isinstance(value, list) else value})"
 
 
@@ -76,11 +76,9 @@ def main() -> None:
     once Prefect, Dask and Arrow are loaded, for memory the system takes back at once anyway.
     Frozen objects are left out of that collection (their memory is freed all the same); the
     command closes its files, lock and server itself before it ends. Prefect's usage data stays
-    off for the whole command (see `newslake.flows.api.TELEMETRY_OFF`): its client decides as
-    Prefect is imported, which checking the parameters may already do.
+    off for the whole command (see `newslake.flows.defaults.TELEMETRY_OFF`): its client decides
+    as Prefect is imported, which checking the parameters may already do.
     """
-    from newslake.flows.api import TELEMETRY_OFF
-
     for name, value in TELEMETRY_OFF.items():
         os.environ.setdefault(name, value)
     try:
@@ -111,11 +109,15 @@ def _parameters(kind: "type[LakeParameters]", /, **given) -> "LakeParameters":
 
 
 def _lake(option: str | None) -> "Lake":
-    """The lake a command reads; a clear exit (2) when its object store cannot be reached."""
-    from newslake.flows.parameters import LakeParameters
+    """The lake a command reads (given, else from the NEWSLAKE_* settings); a clear exit (2) when
+    its object store cannot be reached."""
     from newslake.tasks.lake import Lake, LakeUnreachable
 
-    lake = Lake.at(option or _parameters(LakeParameters).lake)
+    if option is None:
+        from newslake.flows.parameters import LakeParameters
+
+        option = _parameters(LakeParameters).lake
+    lake = Lake.at(option)
     try:
         lake.check_reachable()
     except LakeUnreachable as exc:
@@ -243,6 +245,8 @@ def run(
     verbose: VerboseOption = False,
 ) -> None:
     """Ingest, clean, annotate and aggregate INPUTS into the lake."""
+    from newslake.flows.parameters import RunParameters
+
     started = time.monotonic()
     parameters = _parameters(
         RunParameters,
@@ -357,6 +361,8 @@ def serve(
         raise _fail("give exactly one of --cron and --interval", 2)
     if not inbox.is_dir():
         raise _fail(f"the inbox {inbox} is not a directory", 2)
+    from newslake.flows.parameters import RunParameters
+
     if cron is not None:
         from prefect._internal.schemas.validators import validate_cron_string  # the rule serve applies
 

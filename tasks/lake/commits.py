@@ -13,9 +13,9 @@ import json
 from datetime import date
 
 from newslake.schemas import TABLES
-from newslake.tasks.lake.keys import keys_complete, rebuild_keys, update_keys
+from newslake.tasks.lake.keys import inputs_fingerprint, keys_complete, rebuild_keys, update_keys
 from newslake.tasks.lake.layout import Lake, live_file, partition_day, relative_name, staged_files
-from newslake.tasks.lake.manifests import inputs_fingerprint, read_manifest, write_manifest
+from newslake.tasks.lake.manifests import read_manifest, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
 
 

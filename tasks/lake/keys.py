@@ -10,6 +10,7 @@ index is rebuilt by `recover`. Only commits write it, under the lake's lock; unt
 written by an older version has had one, readers read its documents.
 """
 
+import hashlib
 from collections.abc import Iterable
 from datetime import date
 
@@ -114,3 +115,17 @@ def _merge_month(lake: Lake, month: str, commit_id: str) -> None:
 
 def _write(path: AnyPath, keys: pa.Table) -> None:
     write_durable_parquet(path, keys.cast(KEYS).sort_by([("date", "ascending"), ("doc_id", "ascending")]))
+
+
+def inputs_fingerprint(lake: Lake) -> str:
+    """A digest of the documents the lake was derived from: every (doc_id, content_hash), a line
+    each, in doc_id order."""
+    docs = read_keys(lake, ["doc_id", "content_hash"]).sort_by("doc_id")
+    joined = pc.binary_join_element_wise(docs.column("doc_id"), docs.column("content_hash"), ":")
+    lines = pc.binary_join_element_wise(joined, "", "\n")  # "doc_id:content_hash\n"
+    digest = hashlib.blake2b(digest_size=12)
+    for chunk in lines.chunks:  # the lines' bytes as Arrow holds them, without a Python string each
+        _, offsets, data = chunk.buffers()
+        bounds = pa.Array.from_buffers(pa.int32(), len(chunk) + 1, [None, offsets], offset=chunk.offset)
+        digest.update(memoryview(data)[bounds[0].as_py() : bounds[-1].as_py()])
+    return digest.hexdigest()

@@ -318,8 +318,10 @@ def test_cli_check_finds_a_lost_annotation_partition_after_the_next_run_rewrote_
     lost = sorted(lake.glob("mentions/date=*/part-*.parquet"))[0]
     lost.unlink()
     handle = Lake.at(lake)
-    versions = read_manifest(handle, "mentions")["versions"]
-    write_manifest(handle, TABLES["mentions"], commit_id="later", versions=versions)  # as a later commit does
+    held = read_manifest(handle, "mentions")
+    write_manifest(  # as a later commit does
+        handle, TABLES["mentions"], commit_id="later", versions=held["versions"], fingerprint=held["inputs_fingerprint"]
+    )
     result = runner.invoke(app, ["check", "--lake", str(lake)])
     day = lost.parent.name.removeprefix("date=")
     assert result.exit_code == 1 and f"mentions: 3 documents of {day} have no rows" in result.output, result.output

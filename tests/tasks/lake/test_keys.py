@@ -114,7 +114,7 @@ def test_keys_a_stopped_commit_is_finished_with_its_index_and_a_stale_index_is_f
 
 def test_keys_a_commit_that_leaves_documents_alone_keeps_the_inputs_fingerprint(tmp_path):
     from newslake.tasks.lake import read_manifest
-    from newslake.tasks.lake.manifests import inputs_fingerprint
+    from newslake.tasks.lake.keys import inputs_fingerprint
 
     lake = Lake.at(tmp_path / "lake")
     _publish(lake, _documents([("a", "h1", MARCH)]), "c1")
