@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -386,14 +387,38 @@ def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes
     """Whether the inputs hold a record that `ingest_inputs` would clean, read up to the first
     one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
-    known = _known_records(lake) | set(_known_rejects(lake, settings))
-    return any(record["raw_hash"] not in known for record in _read_records(files, [], max_bytes=max_bytes))
+    known, rejected_before = _known_records(lake), _known_rejects(lake, settings)
+    return any(
+        record["raw_hash"] not in known and record["raw_hash"] not in rejected_before
+        for record in _read_records(files, [], max_bytes=max_bytes)
+    )
 
 
-def _known_records(lake: Lake) -> set[str]:
+def _known_records(lake: Lake) -> "KnownHashes":
     """The `raw_hash` of every record the lake holds as a document."""
-    documents = read_keys(lake, ["raw_hash"]).column("raw_hash")
-    return set(documents.drop_null().to_pylist())
+    return KnownHashes(read_keys(lake, ["raw_hash"]).column("raw_hash"))
+
+
+class KnownHashes:
+    """Hashes to test records against as they are read, in one sorted NumPy array of bytes: a
+    million of 24 hex digits take 24 MB, where a set of Python strings takes 100 MB and is built
+    three times slower."""
+
+    def __init__(self, hashes: pa.ChunkedArray) -> None:
+        values = hashes.drop_null().combine_chunks()
+        lengths = pc.min_max(pc.binary_length(values)) if len(values) else None
+        if lengths is not None and lengths["min"] == lengths["max"]:  # each hash's bytes, back to back
+            width, offsets, data = lengths["min"].as_py(), values.buffers()[1], values.buffers()[2]
+            start = np.frombuffer(offsets, dtype=np.int32, count=1, offset=4 * values.offset)[0]
+            flat = np.frombuffer(data, dtype=f"S{width}", count=len(values), offset=int(start))
+        else:
+            flat = np.array(values.to_pylist(), dtype="S")
+        self._sorted = np.sort(flat)
+
+    def __contains__(self, value: str) -> bool:
+        probe = value.encode()
+        i = int(np.searchsorted(self._sorted, probe))
+        return i < len(self._sorted) and self._sorted[i] == probe
 
 
 def _known_rejects(lake: Lake, settings: str) -> dict[str, Reject]:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from newslake.schemas import TABLES, Table
 from newslake.tasks.lake.commits import commit
-from newslake.tasks.lake.layout import Lake, deletion_file, new_file, partition_day, pending_file
+from newslake.tasks.lake.layout import Lake, deletion_file, new_file, pending_file
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_file
 from newslake.tasks.lake.storage import AnyPath, write_durable_parquet, write_text
@@ -58,12 +58,16 @@ def compact(
 def _partitions(lake: Lake, table: Table, days: set[date] | None) -> dict[AnyPath, dict[str, int]]:
     """Each partition folder of a table (of `days`) with its files' rows, from the manifest."""
     manifest = read_manifest(lake, table.name)
-    found: dict[AnyPath, dict[str, int]] = {}
+    by_day: dict[str, dict[str, int]] = {}
     for relative, rows in (manifest or {}).get("files", {}).items():
-        path = lake.table_dir(table.name) / relative
-        if days is None or partition_day(path) in days:
-            found.setdefault(path.parent, {})[path.name] = rows
-    return found
+        folder, name = relative.split("/")
+        by_day.setdefault(folder, {})[name] = rows
+    wanted = None if days is None else {f"date={day.isoformat()}" for day in days}
+    return {
+        lake.table_dir(table.name) / folder: files
+        for folder, files in by_day.items()
+        if wanted is None or folder in wanted
+    }
 
 
 def _stage_merge(table: Table, files: list[AnyPath], into: AnyPath, commit_id: str) -> None:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,7 +66,7 @@ class Lake:
     def __str__(self) -> str:
         return self.location
 
-    @property
+    @cached_property  # a lake's every path starts here: made once, not on each call
     def root(self) -> AnyPath:
         return as_path(self.location)
 
