@@ -6,6 +6,7 @@ Formats are told by extension: .txt, .jsonl/.ndjson, .csv, .parquet, .html/.htm,
 
 import csv
 import dataclasses
+import functools
 import glob
 import hashlib
 import io
@@ -26,6 +27,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import PARTITION, REJECTS, TABLES
 from newslake.tasks.lake import Batch, Lake, read_keys, read_table
+from newslake.tasks.lake.keys import index_version
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 
 RAW = pa.schema(
@@ -395,7 +397,16 @@ def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes
 
 
 def _known_records(lake: Lake) -> "KnownHashes":
-    """The `raw_hash` of every record the lake holds as a document."""
+    """The `raw_hash` of every record the lake holds as a document (kept from the last call while
+    the key index stays the same: a command checks for anything new, then its run ingests)."""
+    version = index_version(lake)
+    if version is None:
+        return KnownHashes(read_keys(lake, ["raw_hash"]).column("raw_hash"))
+    return _indexed_records(lake, version)
+
+
+@functools.lru_cache(maxsize=1)
+def _indexed_records(lake: Lake, version: tuple[str, ...]) -> "KnownHashes":
     return KnownHashes(read_keys(lake, ["raw_hash"]).column("raw_hash"))
 
 

@@ -71,6 +71,9 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
     marker.unlink()
     remove_empty_dir(marker.parent)
+    lake.staging(commit_id).staged_mark.unlink(missing_ok=True)
+    remove_empty_dir(lake.staging(commit_id).folder)  # a run's, with its batches, goes when the run ends
+    remove_empty_dir(lake.staging_root)
 
 
 def _fingerprint(lake: Lake, *, changed_documents: bool) -> str:
@@ -100,16 +103,24 @@ def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:
 def recover(lake: Lake) -> list[str]:
     """Finish the commits a stopped run had marked and drop what uncommitted runs staged.
 
-    Call it holding the lake's lock. Returns the ids of the commits it finished.
+    A writer marks its folder in `LAKE/_staging/` before it stages files beside the partitions
+    (`Staging.mark_staged`) and its commit removes the mark, so the partitions are searched for
+    leftovers only when a mark is left (a lake of a million documents has some 10,000 partition
+    folders to list). Call it holding the lake's lock. Returns the ids of the commits it finished.
     """
     finished = []
     for marker in sorted(lake.commits_dir.glob("*.json")):
         _apply(lake, marker, recovering=True)
         finished.append(marker.stem)
-    for table in TABLES:
+    marks = list(lake.staging_root.glob("*/_staged")) if lake.staging_root.exists() else []
+    for table in TABLES if marks else ():
         for leftover in staged_files(lake, table):
             leftover.unlink()
             remove_empty_dir(leftover.parent)
+    for mark in marks:
+        mark.unlink()
+        remove_empty_dir(mark.parent)
+    remove_empty_dir(lake.staging_root)
     for leftover in list(lake.commits_dir.glob(".*.tmp")) + list(lake.root.glob("*/._manifest.json.*")):
         leftover.unlink()
     return finished

@@ -16,7 +16,7 @@ from newslake.tasks.lake.commits import commit
 from newslake.tasks.lake.layout import Lake, deletion_file, new_file, pending_file
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_file
-from newslake.tasks.lake.storage import AnyPath, write_durable_parquet, write_text
+from newslake.tasks.lake.storage import AnyPath, remove_empty_dir, write_durable_parquet, write_text
 from newslake.tasks.lake.tiers import FANOUT, merges
 
 
@@ -40,6 +40,7 @@ def compact(
     """Merge the files of each partition (of `days`, or all) that the size tiers call for, or
     with `full` every partition's files into one; as one commit. Call it holding the lake's lock."""
     wanted = set(days) if days is not None else None
+    lake.staging(commit_id).mark_staged()
     merged = written = partitions = 0
     for table in TABLES.values():
         if table.replace_by is None:
@@ -52,6 +53,9 @@ def compact(
             partitions += bool(groups)
     if merged:
         commit(lake, commit_id, versions={}, compaction=True)
+    else:
+        lake.staging(commit_id).staged_mark.unlink()
+        remove_empty_dir(lake.staging(commit_id).folder)
     return Compacted(merged, written, partitions)
 
 

@@ -49,6 +49,8 @@ def keys_complete(lake: Lake) -> bool:
 
 def read_keys(lake: Lake, columns: list[str], *, doc_ids: Iterable[str] | None = None) -> pa.Table:
     """The given key columns and `date` of every document (of `doc_ids` only, when given)."""
+    if doc_ids is not None and not (doc_ids := set(doc_ids)):
+        return KEYS.empty_table().select([*columns, "date"])
     if keys_complete(lake):
         found = [read_parquet(path, columns=[*columns, "date"]) for path in lake.keys_files()]
         keys = pa.concat_tables(found) if found else KEYS.empty_table().select([*columns, "date"])
@@ -57,6 +59,12 @@ def read_keys(lake: Lake, columns: list[str], *, doc_ids: Iterable[str] | None =
     if doc_ids is not None:
         keys = keys.filter(pc.is_in(keys.column("doc_id"), value_set=pa.array(sorted(set(doc_ids)), pa.string())))
     return keys
+
+
+def index_version(lake: Lake) -> tuple[str, ...] | None:
+    """A value that changes whenever the index does (its files' names: each commit that changes
+    it writes files of new names, never one in place), or None while it is not complete."""
+    return tuple(str(path) for path in lake.keys_files()) if keys_complete(lake) else None
 
 
 def update_keys(lake: Lake, commit_id: str, documents: dict[date, list[AnyPath]]) -> None:

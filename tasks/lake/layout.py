@@ -33,6 +33,7 @@ from newslake.tasks.lake.storage import (
     read_parquet,
     remove_tree,
     write_parquet,
+    write_text,
 )
 
 if TYPE_CHECKING:
@@ -182,6 +183,12 @@ class Lake:
         """Where `newslake serve` keeps a local lake's Prefect database; None for a remote lake."""
         return self.root / "_prefect" if self.is_local else None
 
+    @property
+    def staging_root(self) -> AnyPath:
+        """Where runs stage their batches, and where every commit that stages files beside the
+        partitions has a folder while it does (see `recover`)."""
+        return self.root / "_staging"
+
     def staging(self, run_id: str) -> "Staging":
         return Staging(self, run_id)
 
@@ -254,7 +261,7 @@ class Staging:
 
     @property
     def folder(self) -> AnyPath:
-        return self.lake.root / "_staging" / self.run_id
+        return self.lake.staging_root / self.run_id
 
     def create(self) -> "Staging":
         """A new staging folder for this run; folders left by runs that died are removed (call
@@ -265,6 +272,16 @@ class Staging:
 
     def remove(self) -> None:
         remove_tree(self.folder.parent)
+
+    @property
+    def staged_mark(self) -> AnyPath:
+        """Present while the commit of this id stages files beside the partitions: `recover`
+        looks for what a stopped writer staged only when a mark is left."""
+        return self.folder / "_staged"
+
+    def mark_staged(self) -> None:
+        if not self.staged_mark.exists():
+            write_text(self.staged_mark, "")
 
     def batch(self, name: str) -> "Batch":
         return Batch(self, name)

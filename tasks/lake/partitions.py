@@ -103,6 +103,7 @@ def stage_rows(
     visible before the commit.
     """
     new_rows = new_rows.select(table.dataset_schema.names).cast(table.dataset_schema)
+    lake.staging(commit_id).mark_staged()
     replaced_keys = pa.array(sorted(set(replaced)), pa.string())
     touched = set(days) | set(new_rows.column("date").unique().to_pylist())
     changed = []
