@@ -1,4 +1,5 @@
 import datetime
+import hashlib
 import shutil
 
 import pyarrow as pa
@@ -126,3 +127,5 @@ def test_keys_a_commit_that_leaves_documents_alone_keeps_the_inputs_fingerprint(
     assert read_manifest(lake, "sentences")["inputs_fingerprint"] == held == inputs_fingerprint(lake)
     _publish(lake, _documents([("b", "h2", MARCH)]), "c3")
     assert read_manifest(lake, "documents")["inputs_fingerprint"] == inputs_fingerprint(lake) != held
+    md5 = [hashlib.md5(line.encode()).digest() for line in ("a:h1", "b:h2")]  # the digest, spelled out
+    assert inputs_fingerprint(lake) == f"{int.from_bytes(md5[0], 'little') ^ int.from_bytes(md5[1], 'little'):032x}"

@@ -15,7 +15,7 @@ def test_manifests_manifest_lists_files_rows_and_inputs(tmp_path, sentences, pub
         f"date={D1}/part-c1.parquet",
         f"date={D2}/part-c1.parquet",
     }
-    assert manifest["versions"] == VERSIONS and len(manifest["inputs_fingerprint"]) == 24
+    assert manifest["versions"] == VERSIONS and len(manifest["inputs_fingerprint"]) == 32
     assert [t.name for t in lake_tables(Lake.at(tmp_path))] == list(TABLES)  # every declared table, from the first
     assert read_manifest(Lake.at(tmp_path), "tokens")["rows"] == 0
 
