@@ -56,6 +56,7 @@ def compact(
     else:
         lake.staging(commit_id).staged_mark.unlink()
         remove_empty_dir(lake.staging(commit_id).folder)
+        remove_empty_dir(lake.staging_root)
     return Compacted(merged, written, partitions)
 
 

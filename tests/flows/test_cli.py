@@ -1,5 +1,6 @@
 """The newslake command as a user runs it."""
 
+import datetime
 import json
 import os
 import pty
@@ -209,6 +210,29 @@ def test_cli_tables_lists_rows_and_schemas(sample_lake):
     assert result.exit_code == 0
     assert "documents  13 rows in 5 partitions" in result.output
     assert "entity_key string" in result.output
+
+
+def test_cli_compact_merges_each_day_into_one_file_and_changes_no_row(tmp_path):
+    import pyarrow as pa
+
+    from newslake.schemas import TABLES
+    from newslake.tasks.lake import Lake, check_lake, commit, read_table, stage_rows
+
+    lake, sentences = Lake.at(tmp_path / "lake"), TABLES["sentences"]
+    day = datetime.date(2025, 3, 1)
+    for n in range(3):  # three commits into one day, too few for a run's own merge
+        row = {"doc_id": f"d{n}", "sent_id": 0, "start_char": 0, "end_char": 1, "date": day}
+        stage_rows(lake, sentences, pa.Table.from_pylist([row], schema=sentences.dataset_schema), commit_id=f"c{n}")
+        commit(lake, f"c{n}", versions={})
+    before = read_table(lake, sentences).to_pylist()
+    outside = runner.invoke(app, ["compact", "--lake", str(lake.root), "--start", "2025-03-02", "--end", "2025-03-09"])
+    assert outside.exit_code == 0 and "nothing to merge" in outside.output, outside.output
+    result = runner.invoke(app, ["compact", "--lake", str(lake.root)])
+    assert result.exit_code == 0 and "3 files merged into 1 in 1 partitions" in result.output, result.output
+    assert len(lake.partition_files("sentences")) == 1 and read_table(lake, sentences).to_pylist() == before
+    assert check_lake(lake) == [] and not (lake.root / "_staging").exists()
+    missing = runner.invoke(app, ["compact", "--lake", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "there is no lake" in missing.output
 
 
 def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path):
