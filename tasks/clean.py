@@ -381,14 +381,16 @@ def clean_batch(
     return CleanOutput(batch, len(result.documents), len(result.rejects))
 
 
-def _story_neighbours(lake: Lake, days: list[date]) -> list[tuple[str, str, bytes]]:
-    """The lake's labelled documents (doc_id, story_id, minhash) published near the given days."""
+def _story_neighbours(lake: Lake, days: list[date]) -> list[tuple[str, str, bytes, date]]:
+    """The lake's labelled documents (doc_id, story_id, minhash, day) published near the given days."""
     if not days:
         return []
     low, high = min(days) - timedelta(days=WINDOW_DAYS), max(days) + timedelta(days=WINDOW_DAYS)
     near = [d for d in lake.partition_days("documents") if low <= d <= high]
     found = read_days(lake, TABLES["documents"], near, ["doc_id", "story_id", "minhash"]).to_pylist()
-    return [(r["doc_id"], r["story_id"] or r["doc_id"], r["minhash"]) for r in found if r["minhash"] is not None]
+    return [
+        (r["doc_id"], r["story_id"] or r["doc_id"], r["minhash"], r["date"]) for r in found if r["minhash"] is not None
+    ]
 
 
 def task_sizes(n: int, batch_size: int, smallest: int = 16) -> list[int]:
@@ -494,7 +496,7 @@ def _classify(cleaned: pa.Table, held: dict[str, str]) -> tuple[list[str], list[
 def _label_stories(documents: pa.Table, lake: Lake) -> pa.Table:
     """The documents with their `story_id`, among themselves and the lake's documents near their days."""
     stories = assign_stories(
-        zip(documents.column("doc_id").to_pylist(), documents.column("minhash").to_pylist(), strict=True),
+        zip(*documents.select(["doc_id", "minhash", "date"]).to_pydict().values(), strict=True),
         _story_neighbours(lake, documents.column("date").unique().to_pylist()),
     )
     index = documents.schema.get_field_index("story_id")

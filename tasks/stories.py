@@ -8,6 +8,7 @@ and no document is dropped: rollups count stories with `count(DISTINCT story_id)
 
 import zlib
 from collections.abc import Iterable
+from datetime import date, timedelta
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -56,9 +57,13 @@ def _minhash(sig: bytes) -> "LeanMinHash":
     return LeanMinHash(seed=1, scheme=SCHEME, hashvalues=np.frombuffer(sig, dtype="<u4").astype(np.uint64))
 
 
-def assign_stories(new: Iterable[tuple[str, bytes]], known: Iterable[tuple[str, str, bytes]]) -> dict[str, str]:
-    """Story ids for new documents (doc_id, signature), in order, given documents already
-    labelled (doc_id, story_id, signature)."""
+def assign_stories(
+    new: Iterable[tuple[str, bytes, date]], known: Iterable[tuple[str, str, bytes, date]]
+) -> dict[str, str]:
+    """Story ids for new documents (doc_id, signature, day), in order, given documents already
+    labelled (doc_id, story_id, signature, day). A document joins only one whose day is within
+    WINDOW_DAYS of its own, whether that one came in the same run or an earlier one: a lake
+    built by several runs labels its stories as one run over the same inputs would."""
     new = list(new)
     if not new:
         return {}
@@ -67,18 +72,19 @@ def assign_stories(new: Iterable[tuple[str, bytes]], known: Iterable[tuple[str, 
     lsh = MinHashLSH(threshold=THRESHOLD, num_perm=NUM_PERM)
     stories: dict[str, str] = {}
     hashes: dict[str, LeanMinHash] = {}
-    for doc_id, story_id, sig in known:
-        hashes[doc_id] = _minhash(sig)
-        stories[doc_id] = story_id
+    days: dict[str, date] = {}
+    for doc_id, story_id, sig, day in known:
+        hashes[doc_id], stories[doc_id], days[doc_id] = _minhash(sig), story_id, day
         lsh.insert(doc_id, hashes[doc_id], check_duplication=False)
     assigned = {}
-    for doc_id, sig in new:
+    window = timedelta(days=WINDOW_DAYS)
+    for doc_id, sig, day in new:
         minhash = _minhash(sig)
-        matches = [m for m in lsh.query(minhash) if m != doc_id]
+        matches = [m for m in lsh.query(minhash) if m != doc_id and abs(days[m] - day) <= window]
         scores = {m: minhash.jaccard(hashes[m]) for m in matches}
         best = max((m for m in scores if scores[m] >= THRESHOLD), key=lambda m: (scores[m], m), default=None)
         assigned[doc_id] = stories[best] if best is not None else doc_id
         if doc_id not in hashes:
-            hashes[doc_id], stories[doc_id] = minhash, assigned[doc_id]
+            hashes[doc_id], stories[doc_id], days[doc_id] = minhash, assigned[doc_id], day
             lsh.insert(doc_id, minhash, check_duplication=False)
     return assigned

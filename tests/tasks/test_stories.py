@@ -1,4 +1,8 @@
+import datetime
+
 from newslake.tasks.stories import NUM_PERM, assign_stories, signature
+
+DAY = datetime.date(2025, 3, 1)
 
 STORY = (
     "The council approved a new bridge over the river on Monday after a long debate about its cost, "
@@ -14,10 +18,22 @@ def test_stories_signature_is_stable_and_compact():
 def test_stories_near_copies_join_the_first_story_and_labels_stay():
     edited = STORY.replace("on Monday", "on Monday evening")
     other = "Floods closed three schools in the valley as heavy rain fell for a second day across the region."
-    known = [("a", "a", signature(STORY))]
-    stories = assign_stories([("b", signature(edited)), ("c", signature(other)), ("d", signature(other))], known)
-    assert stories == {"b": "a", "c": "c", "d": "c"}
+    known = [("a", "a", signature(STORY), DAY)]
+    new = [("b", signature(edited), DAY), ("c", signature(other), DAY), ("d", signature(other), DAY)]
+    assert assign_stories(new, known) == {"b": "a", "c": "c", "d": "c"}
 
 
 def test_stories_a_changed_document_is_not_its_own_neighbour():
-    assert assign_stories([("a", signature(STORY))], [("a", "a", signature(STORY))]) == {"a": "a"}
+    assert assign_stories([("a", signature(STORY), DAY)], [("a", "a", signature(STORY), DAY)]) == {"a": "a"}
+
+
+def test_stories_a_copy_joins_only_a_story_within_the_window_in_its_run_or_before_it():
+    week, later = DAY + datetime.timedelta(days=7), DAY + datetime.timedelta(days=8)
+    known = [("a", "a", signature(STORY), DAY)]
+    assert assign_stories([("b", signature(STORY), week)], known) == {"b": "a"}
+    assert assign_stories([("c", signature(STORY), later)], known) == {"c": "c"}
+    # the same in one run: eight days apart, the second copy starts its own story...
+    assert assign_stories([("a", signature(STORY), DAY), ("c", signature(STORY), later)], []) == {"a": "a", "c": "c"}
+    # ...unless a copy between them is within the window of both
+    new = [("b", signature(STORY), week), ("c", signature(STORY), later)]
+    assert assign_stories(new, known) == {"b": "a", "c": "a"}
