@@ -66,7 +66,12 @@ def run_flow(parameters: RunParameters, *, verbose: bool = False, console=None):
 
     def has_batches() -> bool:
         p = parameters
-        return anything_new(p.inputs, lake=lake, source=p.source, max_bytes=p.max_file_bytes, settings=p.clean_settings)
+        try:
+            return anything_new(
+                p.inputs, lake=lake, source=p.source, max_bytes=p.max_file_bytes, settings=p.clean_settings
+            )
+        except OSError:  # read without the lake's lock: a file a commit just merged away; the run decides
+            return True
 
     # Every input is new to a lake that does not exist yet: the workers' imports can start at once.
     new_lake = lake.is_local and not lake.exists()

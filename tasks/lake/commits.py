@@ -62,10 +62,14 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         rebuild_keys(lake, commit_id)
     elif documents or not keys_complete(lake):
         update_keys(lake, commit_id, documents)
-    if done.get("compaction"):  # the same rows: the manifests keep their fingerprint and versions
-        fingerprint, versions = None, None
+    # A compaction moves rows between files: the manifests keep their versions, and their
+    # fingerprint unless it is being recovered (an older manifest may be gone or stale then).
+    compaction = done.get("compaction", False)
+    versions = None if compaction else done["versions"]
+    if compaction and not recovering:
+        fingerprint = None
     else:
-        fingerprint, versions = _fingerprint(lake, changed_documents=recovering or bool(documents)), done["versions"]
+        fingerprint = _fingerprint(lake, changed_documents=recovering or bool(documents))
     for table in touched:
         only = None if recovering else changed[table.name]
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
@@ -83,7 +87,8 @@ def _fingerprint(lake: Lake, *, changed_documents: bool) -> str:
         held = None if changed_documents else read_manifest(lake, "documents")
     except ValueError:
         held = None
-    return held["inputs_fingerprint"] if held else inputs_fingerprint(lake)
+    kept = (held or {}).get("inputs_fingerprint")
+    return kept if kept and len(kept) == 32 else inputs_fingerprint(lake)  # 32: this form of it
 
 
 def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:
@@ -103,17 +108,19 @@ def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:
 def recover(lake: Lake) -> list[str]:
     """Finish the commits a stopped run had marked and drop what uncommitted runs staged.
 
-    A writer marks its folder in `LAKE/_staging/` before it stages files beside the partitions
-    (`Staging.mark_staged`) and its commit removes the mark, so the partitions are searched for
-    leftovers only when a mark is left (a lake of a million documents has some 10,000 partition
-    folders to list). Call it holding the lake's lock. Returns the ids of the commits it finished.
+    A writer stages files beside the partitions only while `LAKE/_staging/` holds its folder (a
+    run's batches, or the mark of `Staging.mark_staged`), and every command that finishes leaves
+    none, so the partitions are searched for leftovers only when that folder exists (a lake of
+    a million documents has some 10,000 partition folders to list). Call it holding the lake's
+    lock. Returns the ids of the commits it finished.
     """
     finished = []
     for marker in sorted(lake.commits_dir.glob("*.json")):
         _apply(lake, marker, recovering=True)
         finished.append(marker.stem)
-    marks = list(lake.staging_root.glob("*/_staged")) if lake.staging_root.exists() else []
-    for table in TABLES if marks else ():
+    staging = lake.staging_root.exists()  # gone after every command that finished
+    marks = list(lake.staging_root.glob("*/_staged")) if staging else []
+    for table in TABLES if staging else ():
         for leftover in staged_files(lake, table):
             leftover.unlink()
             remove_empty_dir(leftover.parent)

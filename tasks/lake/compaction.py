@@ -47,6 +47,7 @@ def compact(
             continue  # a rollup's partition is one file
         for folder, files in _partitions(lake, table, wanted).items():
             groups = [list(files)] if full and len(files) > 1 else merges(files, fanout=fanout)
+            groups = [g for g in groups if all((folder / name).exists() for name in g)]  # else: see `check`
             for n, group in enumerate(groups):
                 _stage_merge(table, [folder / name for name in group], new_file(folder, commit_id, n), commit_id)
                 merged, written = merged + len(group), written + 1
@@ -61,8 +62,12 @@ def compact(
 
 
 def _partitions(lake: Lake, table: Table, days: set[date] | None) -> dict[AnyPath, dict[str, int]]:
-    """Each partition folder of a table (of `days`) with its files' rows, from the manifest."""
-    manifest = read_manifest(lake, table.name)
+    """Each partition folder of a table (of `days`) with its files' rows, from the manifest (none
+    while the manifest is unreadable: `check` names it, and the table's next commit rewrites it)."""
+    try:
+        manifest = read_manifest(lake, table.name)
+    except ValueError:
+        return {}
     by_day: dict[str, dict[str, int]] = {}
     for relative, rows in (manifest or {}).get("files", {}).items():
         folder, name = relative.split("/")

@@ -275,8 +275,9 @@ class Staging:
 
     @property
     def staged_mark(self) -> AnyPath:
-        """Present while the commit of this id stages files beside the partitions: `recover`
-        looks for what a stopped writer staged only when a mark is left."""
+        """Present while the commit of this id stages files beside the partitions, so that
+        `LAKE/_staging/` exists then: `recover` looks for what a stopped writer staged only when
+        it does."""
         return self.folder / "_staged"
 
     def mark_staged(self) -> None:

@@ -23,10 +23,10 @@ def write_manifest(
     again; the others keep their rows from the manifest. Without `versions` or `fingerprint`
     (a compaction), the manifest keeps those it had (`keys.inputs_fingerprint` makes one)."""
     try:
-        held = read_manifest(lake, table.name) if changed is not None else None
+        held = read_manifest(lake, table.name)
     except ValueError:
         held = None
-    if held is None:
+    if held is None or changed is None:
         files = {relative_name(p): parquet_rows(p) for p in lake.partition_files(table.name)}
     else:
         files = {name: rows for name, rows in held["files"].items() if name not in changed}

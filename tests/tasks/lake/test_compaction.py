@@ -46,3 +46,29 @@ def test_compaction_merges_a_day_fed_by_many_commits_and_changes_no_row(tmp_path
     plain = duckdb.sql(f"SELECT count(*) FROM read_parquet('{tmp_path}/sentences/**/*.parquet')").fetchall()[0][0]
     assert plain == 26 == read_table(lake, SENTENCES).num_rows
     assert compact(lake, commit_id="k3", full=True).summary() == "compact: nothing to merge"
+
+
+def test_compaction_a_merge_stopped_after_its_marker_is_finished_with_the_manifests_whole(
+    tmp_path, sentences, publish, keys, monkeypatch
+):
+    import json
+
+    from newslake.tasks.lake import compaction, recover
+    from newslake.tasks.lake.keys import inputs_fingerprint
+
+    for n in range(2):
+        publish(tmp_path, sentences([(f"d{n}", 0, D1)]), f"c{n}", replaced=[f"d{n}"])
+    lake, before = Lake.at(tmp_path), keys(tmp_path)
+
+    def marked_only(lake, commit_id, *, versions, compaction):  # the process died after the marker
+        lake.commit_marker(commit_id).parent.mkdir(exist_ok=True)
+        marker = {"commit_id": commit_id, "versions": versions, "compaction": compaction}
+        lake.commit_marker(commit_id).write_text(json.dumps(marker))
+
+    monkeypatch.setattr(compaction, "commit", marked_only)
+    compact(lake, commit_id="k1", full=True)
+    assert recover(lake) == ["k1"]
+    assert keys(tmp_path) == before and [p.name for p in lake.partition_files("sentences", D1)] == ["part-k1.parquet"]
+    manifest = read_manifest(lake, "sentences")
+    assert manifest["versions"] == {"model": "m"} and manifest["inputs_fingerprint"] == inputs_fingerprint(lake)
+    assert check_lake(lake) == [] and not (tmp_path / "_staging").exists()
