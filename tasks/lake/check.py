@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from newslake.schemas import ANNOTATION_TABLES, PARTITION, TABLES, Table
 from newslake.tasks.lake.commits import pending_commits
-from newslake.tasks.lake.keys import KEY_COLUMNS, read_keys
+from newslake.tasks.lake.keys import KEY_COLUMNS, keys_complete, read_keys
 from newslake.tasks.lake.layout import Lake, partition_day, relative_name
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_table
@@ -45,7 +45,7 @@ def check_lake(lake: Lake) -> list[str]:
 
 def _check_key_index(lake: Lake) -> list[str]:
     """The documents' key index holds the keys of the documents' partitions, no more, no less."""
-    if not lake.keys_complete.exists():
+    if not keys_complete(lake):
         return []
     indexed = pl.from_arrow(read_keys(lake, KEY_COLUMNS))
     held = pl.from_arrow(read_table(lake, TABLES["documents"], KEY_COLUMNS))

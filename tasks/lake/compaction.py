@@ -9,14 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-import pyarrow as pa
-
 from newslake.schemas import TABLES, Table
 from newslake.tasks.lake.commits import commit
-from newslake.tasks.lake.layout import Lake, deletion_file, new_file, pending_file
+from newslake.tasks.lake.layout import Lake, new_file
 from newslake.tasks.lake.manifests import read_manifest
-from newslake.tasks.lake.partitions import read_file
-from newslake.tasks.lake.storage import AnyPath, remove_empty_dir, write_durable_parquet, write_text
+from newslake.tasks.lake.partitions import stage_merge
+from newslake.tasks.lake.storage import AnyPath, remove_empty_dir
 from newslake.tasks.lake.tiers import FANOUT, merges
 
 
@@ -49,7 +47,7 @@ def compact(
             groups = [list(files)] if full and len(files) > 1 else merges(files, fanout=fanout)
             groups = [g for g in groups if all((folder / name).exists() for name in g)]  # else: see `check`
             for n, group in enumerate(groups):
-                _stage_merge(table, [folder / name for name in group], new_file(folder, commit_id, n), commit_id)
+                stage_merge(table, [folder / name for name in group], new_file(folder, commit_id, n), commit_id)
                 merged, written = merged + len(group), written + 1
             partitions += bool(groups)
     if merged:
@@ -78,11 +76,3 @@ def _partitions(lake: Lake, table: Table, days: set[date] | None) -> dict[AnyPat
         for folder, files in by_day.items()
         if wanted is None or folder in wanted
     }
-
-
-def _stage_merge(table: Table, files: list[AnyPath], into: AnyPath, commit_id: str) -> None:
-    """Stage one file holding the rows of `files`, in key order, and the removal of `files`."""
-    rows = pa.concat_tables([read_file(path, table.schema) for path in files])
-    write_durable_parquet(pending_file(into, commit_id), rows.sort_by([(c, "ascending") for c in table.key]))
-    for path in files:
-        write_text(deletion_file(path, commit_id), "")

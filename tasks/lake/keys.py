@@ -56,7 +56,7 @@ def read_keys(lake: Lake, columns: list[str], *, doc_ids: Iterable[str] | None =
     else:
         keys = read_table(lake, TABLES["documents"], columns)
     if doc_ids is not None:
-        keys = keys.filter(pc.is_in(keys.column("doc_id"), value_set=pa.array(sorted(set(doc_ids)), pa.string())))
+        keys = keys.filter(pc.is_in(keys.column("doc_id"), value_set=pa.array(sorted(doc_ids), pa.string())))
     return keys
 
 
@@ -76,13 +76,14 @@ def update_keys(lake: Lake, commit_id: str, documents: dict[date, list[AnyPath]]
     months: dict[str, dict[date, list[AnyPath]]] = {}
     for day, added in documents.items():
         months.setdefault(_month(day), {})[day] = added
+    held = _days_by_month(lake) if not all(documents.values()) else {}
     for month, days in sorted(months.items()):
         if all(days.values()):
             added = [_dated(read_parquet(path, columns=KEY_COLUMNS), day) for day, fs in days.items() for path in fs]
             _write(new_file(lake.keys_month(month), commit_id), pa.concat_tables(added))
             _merge_month(lake, month, commit_id)
         else:
-            _write_month(lake, month, commit_id)
+            _write_month(lake, month, held.get(month, []), commit_id)
 
 
 def _dated(keys: pa.Table, day: date) -> pa.Table:
@@ -92,14 +93,21 @@ def _dated(keys: pa.Table, day: date) -> pa.Table:
 def rebuild_keys(lake: Lake, commit_id: str) -> None:
     """Write the whole index from the documents' partitions, a file a month named by the commit."""
     remove_tree(lake.keys_dir)
-    for month in sorted({_month(day) for day in lake.partition_days("documents")}):
-        _write_month(lake, month, commit_id)
+    for month, days in sorted(_days_by_month(lake).items()):
+        _write_month(lake, month, days, commit_id)
     write_text(lake.keys_complete, LAYOUT)
 
 
-def _write_month(lake: Lake, month: str, commit_id: str) -> None:
-    """Write a month of the index again, as one file, from its documents."""
-    days = [d for d in lake.partition_days("documents") if _month(d) == month]
+def _days_by_month(lake: Lake) -> dict[str, list[date]]:
+    """The days that have documents, by month."""
+    months: dict[str, list[date]] = {}
+    for day in lake.partition_days("documents"):
+        months.setdefault(_month(day), []).append(day)
+    return months
+
+
+def _write_month(lake: Lake, month: str, days: list[date], commit_id: str) -> None:
+    """Write a month of the index again, as one file, from its documents (of `days`)."""
     keys = read_days(lake, TABLES["documents"], days, KEY_COLUMNS)
     into = new_file(lake.keys_month(month), commit_id)
     old = [path for path in lake.keys_files(month) if path != into]

@@ -46,18 +46,10 @@ def read_partition(
     """One day's rows of a table (all columns or the given ones) in key order, without the
     partition column; with `commit_id`, as that commit's staged changes will leave it."""
     schema = pa.schema([table.schema.field(c) for c in columns]) if columns else table.schema
-    return _in_key_order(table, [read_file(p, schema) for p in day_files(lake, table, day, commit_id).values()], schema)
-
-
-def _in_key_order(table: Table, parts: list[pa.Table], schema: pa.Schema) -> pa.Table:
-    """Rows of several files as one table, sorted by the table's key (a single file is already)."""
-    if not parts:
-        return schema.empty_table()
-    if len(parts) == 1:
-        return parts[0]
-    rows = pa.concat_tables(parts)
-    keys = [(c, "ascending") for c in table.key if c in rows.column_names]
-    return rows.sort_by(keys) if keys else rows
+    parts = [read_file(p, schema) for p in day_files(lake, table, day, commit_id).values()]
+    if len(parts) <= 1:  # one file is in key order already
+        return parts[0] if parts else schema.empty_table()
+    return _sorted(table, pa.concat_tables(parts))
 
 
 def read_days(
@@ -119,7 +111,16 @@ def stage_rows(
 
 
 def _sorted(table: Table, rows: pa.Table) -> pa.Table:
-    return rows.sort_by([(c, "ascending") for c in table.key]) if len(rows) else rows
+    """Rows in the table's key order (by the key columns they have)."""
+    keys = [(c, "ascending") for c in table.key if c in rows.column_names]
+    return rows.sort_by(keys) if len(rows) and keys else rows
+
+
+def stage_merge(table: Table, files: list[AnyPath], into: AnyPath, commit_id: str) -> None:
+    """Stage one file holding the rows of a partition's `files`, in key order, and their removal."""
+    _stage_file(into, _sorted(table, pa.concat_tables([read_file(path, table.schema) for path in files])), commit_id)
+    for path in files:
+        _stage_file(path, table.schema.empty_table(), commit_id)
 
 
 def _stage_whole(lake: Lake, table: Table, day: date, fresh: pa.Table, commit_id: str) -> bool:
