@@ -1,6 +1,7 @@
 """The `newslake` command: run the flow, query the lake, list its tables."""
 
 import _thread
+import csv
 import gc
 import json
 import logging
@@ -25,6 +26,10 @@ from rich.table import Table as RichTable
 from newslake.flows.defaults import DEFAULTS, TELEMETRY_OFF
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import duckdb
+
     from newslake.flows.parameters import LakeParameters
     from newslake.tasks.lake import Lake
     from newslake.tasks.publish import RunResult
@@ -418,27 +423,53 @@ def sql(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
 ) -> None:
     """Query the lake with DuckDB SQL (read-only): one view per table."""
-    import polars as pl
-
-    if format not in ("table", "csv", "json"):
+    if format not in SQL_FORMATS:
         raise _fail(f"unknown format {format!r}: use table, csv or json", 2)
-    frame = _query(_lake(lake), query)
-    if format != "table":  # bytes as hex, as DuckDB shows them
-        frame = frame.with_columns(pl.col(n).bin.encode("hex") for n, kind in frame.schema.items() if kind == pl.Binary)
-    if format == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif format == "json":
-        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, ensure_ascii=False, indent=1) + "\n")
-    else:
-        width = shutil.get_terminal_size((160, 40)).columns
-        with pl.Config(tbl_rows=100, tbl_cols=30, fmt_str_lengths=80, tbl_width_chars=width):
-            sys.stdout.write(f"{frame}\n")
+    _query(_lake(lake), query, SQL_FORMATS[format])
 
 
-def _query(lake: "Lake", query: str):
-    """A query's result; Ctrl-C stops it at once (DuckDB runs it in a thread of its own, which
-    this one interrupts) and exits 130."""
-    from newslake.tasks.lake.query import QueryError, connect, run_query
+def _write_table(relation: "duckdb.DuckDBPyRelation") -> None:
+    """A result as DuckDB's box of rows, as wide as the terminal (the first and last rows of a long one)."""
+    width = shutil.get_terminal_size((160, 40)).columns
+    relation.show(max_width=width, max_rows=100, max_col_width=80)
+
+
+def _write_csv(relation: "duckdb.DuckDBPyRelation") -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(relation.columns)
+    writer.writerows([_csv_value(value) for value in row] for row in relation.fetchall())
+
+
+def _write_json(relation: "duckdb.DuckDBPyRelation") -> None:
+    rows = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+    sys.stdout.write(json.dumps(rows, default=_json_value, ensure_ascii=False, indent=1) + "\n")
+
+
+def _csv_value(value: object) -> str:
+    """A value as CSV text: nothing for null, true or false, bytes as hex, lists and structs as JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=_json_value, ensure_ascii=False)
+    return _json_value(value)
+
+
+def _json_value(value: object) -> str:
+    """A value JSON has no type for: bytes as hex, anything else (dates, decimals) as its text."""
+    return value.hex() if isinstance(value, bytes) else str(value)
+
+
+SQL_FORMATS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
+
+
+def _query(lake: "Lake", query: str, write: "Callable[[duckdb.DuckDBPyRelation], None]") -> None:
+    """Run a query and write its result; Ctrl-C stops it at once (DuckDB runs it in a thread of
+    its own, which this one interrupts) and exits 130."""
+    import duckdb
+
+    from newslake.tasks.lake.query import QueryError, connect, select
 
     try:
         con = connect(lake, for_query=query)
@@ -448,7 +479,7 @@ def _query(lake: "Lake", query: str):
 
     def work() -> None:
         try:
-            done["frame"] = run_query(con, query)
+            write(select(con, query))
         except Exception as exc:
             done["error"] = exc
 
@@ -469,11 +500,11 @@ def _query(lake: "Lake", query: str):
             sys.stderr.flush()
             os._exit(130)
         raise typer.Exit(130) from None
-    if isinstance(done.get("error"), QueryError):
-        raise _fail(str(done["error"]), 2) from None
-    if "error" in done:
-        raise done["error"]
-    return done["frame"]
+    error = done.get("error")
+    if isinstance(error, QueryError | duckdb.Error):
+        raise _fail(str(error), 2) from None
+    if error is not None:
+        raise error
 
 
 @app.command()

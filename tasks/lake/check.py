@@ -124,7 +124,14 @@ def _check_files(lake: Lake, table: Table) -> list[str]:
             problems.append(
                 f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"
             )
-        problems += _check_schema(table, relative, schema_of(path))
+        schema = schema_of(path)
+        problems += _check_schema(table, relative, schema)
+        if schema.names != table.schema.names and relative not in manifest.get("other_schema_files", [relative]):
+            problems.append(
+                f"{table.name}: {relative} has other columns than the declared ones, which the manifest does "
+                "not say (queries would not read it by column name); remove other_schema_files from the "
+                "manifest and the next commit to the table reads every file again"
+            )
     return problems
 
 

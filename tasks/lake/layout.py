@@ -23,8 +23,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
 from newslake.tasks.lake.storage import (
     AnyPath,
     as_path,
@@ -39,6 +37,7 @@ from newslake.tasks.lake.storage import (
 if TYPE_CHECKING:
     import duckdb
     import polars as pl
+    import pyarrow as pa
 
 PART_GLOB = "part-*.parquet"
 WHOLE_FILE = "part-0.parquet"  # the one file of a partition that is rewritten whole (rollups)
@@ -119,6 +118,14 @@ class Lake:
     def table_dir(self, table: str) -> AnyPath:
         return self.root / table
 
+    def table_names(self) -> list[str]:
+        """The tables the lake holds, by name: its folders with a manifest or a partition (every
+        declared table once a commit has been made; the lake's own folders start with `_`)."""
+        if not self.root.exists():
+            return []
+        names = (folder.name for folder in self.root.iterdir() if not folder.name.startswith(("_", ".")))
+        return sorted(name for name in names if self.manifest_file(name).exists() or self.has_rows(name))
+
     def has_table(self, table: str) -> bool:
         """Whether the table's folder exists (it may hold no partition yet)."""
         return self.table_dir(table).exists()
@@ -179,7 +186,7 @@ class Lake:
         return self.root / "_backfills" / f"{key}.json"
 
     @property
-    def prefect_home(self) -> AnyPath | None:
+    def prefect_home(self) -> "AnyPath | None":
         """Where `newslake serve` keeps a local lake's Prefect database; None for a remote lake."""
         return self.root / "_prefect" if self.is_local else None
 
@@ -311,10 +318,10 @@ class Batch:
     def has(self, kind: str) -> bool:
         return self.path(kind).exists()
 
-    def write(self, kind: str, table: pa.Table) -> None:
+    def write(self, kind: str, table: "pa.Table") -> None:
         write_parquet(self.path(kind), table)
 
-    def read(self, kind: str, columns: list[str] | None = None) -> pa.Table:
+    def read(self, kind: str, columns: list[str] | None = None) -> "pa.Table":
         return read_parquet(self.path(kind), columns=columns)
 
     def rows(self, kind: str) -> int:

@@ -1,17 +1,21 @@
-"""Each table folder's `_manifest.json`: its files with their rows, total rows, schema version and
-columns, the inputs fingerprint, the last commit and the code and model versions."""
+"""Each table folder's `_manifest.json`: its files with their rows, the files whose columns are
+not the declared ones, total rows, schema version and columns, the inputs fingerprint, the last
+commit and the code and model versions."""
 
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from newslake.schemas import SCHEMA_VERSION, TABLES, Table
 from newslake.tasks.lake.layout import Lake, relative_name
-from newslake.tasks.lake.storage import parquet_rows, write_text
+from newslake.tasks.lake.storage import AnyPath, footer, write_text
+
+if TYPE_CHECKING:  # the schemas import PyArrow, which reading a manifest (for a query) does without
+    from newslake.schemas import Table
 
 
 def write_manifest(
     lake: Lake,
-    table: Table,
+    table: "Table",
     *,
     commit_id: str,
     versions: dict[str, str] | None,
@@ -21,19 +25,30 @@ def write_manifest(
     """Rewrite a table's manifest from the files on disk: files, rows, schema and versions. With
     `changed` (files a commit wrote or removed, as the manifest names them), only those are read
     again; the others keep their rows from the manifest. Without `versions` or `fingerprint`
-    (a compaction), the manifest keeps those it had (`keys.inputs_fingerprint` makes one)."""
+    (a compaction), the manifest keeps those it had (`keys.inputs_fingerprint` makes one).
+
+    `other_schema_files` names the files whose columns are not the declared ones (written by
+    another schema version), which readers must union by name. A manifest written before it was
+    kept is replaced by one read from every file."""
+    from newslake.schemas import SCHEMA_VERSION
+
     try:
         held = read_manifest(lake, table.name)
     except ValueError:
         held = None
-    if held is None or changed is None:
-        files = {relative_name(p): parquet_rows(p) for p in lake.partition_files(table.name)}
+    if held is None or changed is None or "other_schema_files" not in held:
+        found = {relative_name(p): _file_facts(table, p) for p in lake.partition_files(table.name)}
+        files = {name: rows for name, (rows, _) in found.items()}
+        other = [name for name, (_, differs) in found.items() if differs]
     else:
         files = {name: rows for name, rows in held["files"].items() if name not in changed}
-        for name in changed:
+        other = [name for name in held["other_schema_files"] if name not in changed]
+        for name in sorted(changed):
             path = lake.table_dir(table.name) / name
             if path.exists():
-                files[name] = parquet_rows(path)
+                files[name], differs = _file_facts(table, path)
+                if differs:
+                    other.append(name)
         files = dict(sorted(files.items()))
     manifest = {
         "table": table.name,
@@ -42,6 +57,7 @@ def write_manifest(
         "partitioning": "hive: date=YYYY-MM-DD",
         "rows": sum(files.values()),
         "files": files,
+        "other_schema_files": sorted(other),
         "inputs_fingerprint": fingerprint or (held or {}).get("inputs_fingerprint"),
         "last_commit": commit_id,
         "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -51,13 +67,22 @@ def write_manifest(
     return manifest
 
 
+def _file_facts(table: "Table", path: AnyPath) -> tuple[int, bool]:
+    """A partition file's rows, and whether its columns are other than the table's declared ones."""
+    meta = footer(path)
+    return meta.num_rows, meta.schema.to_arrow_schema().names != table.schema.names
+
+
 def read_manifest(lake: Lake, name: str) -> dict | None:
     """A table's manifest, or None when the table has none."""
     path = lake.manifest_file(name)
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def lake_tables(lake: Lake) -> list[Table]:
+def lake_tables(lake: Lake) -> list["Table"]:
     """The tables the lake holds (a manifest, or partitions), in contract order: every declared
     table once a commit has been made, none before."""
-    return [t for t in TABLES.values() if lake.manifest_file(t.name).exists() or lake.partition_files(t.name)]
+    from newslake.schemas import TABLES
+
+    held = set(lake.table_names())
+    return [t for t in TABLES.values() if t.name in held]

@@ -1,16 +1,21 @@
 """Reading the lake: one DuckDB view per table over its Hive-partitioned Parquet, joined views,
-read-only queries, catalog files for other SQL clients, and Polars scans."""
+read-only queries, catalog files for other SQL clients, and Polars scans.
+
+A query needs neither PyArrow nor Polars until it asks for a DataFrame: `newslake sql` starts
+with DuckDB alone."""
 
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import polars as pl
 
-from newslake.schemas import TABLES, Table
 from newslake.tasks.lake.layout import PART_GLOB, Lake
-from newslake.tasks.lake.manifests import lake_tables
+from newslake.tasks.lake.manifests import read_manifest
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 class QueryError(ValueError):
@@ -79,40 +84,59 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[s
     """A view per lake table over its Parquet files (absolute paths or URLs), and the joined
     views whose tables exist (`only` those named, and the tables they join); returns the view
     names. A remote lake is read through its fsspec file system, so DuckDB needs no extension
-    for it. Creating a view reads the footer of each of its files: a query that names two
-    tables does not pay for twenty."""
-    tables = lake_tables(lake)
+    for it. A query that names two tables does not pay for twenty."""
+    tables = lake.table_names()
     if not tables:
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
     if not lake.is_local:
         con.register_filesystem(lake.root.fs)
-    held = {t.name for t in tables}
-    joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= held]
+    joined = [name for name, (needs, _) in JOINED_VIEWS.items() if set(needs) <= set(tables)]
     if only is not None:
-        only = set(only)
+        only = {name.casefold() for name in only}
         joined = [name for name in joined if name in only]
         wanted = only.union(*(JOINED_VIEWS[name][0] for name in joined))
-        tables = [t for t in tables if t.name in wanted]
-    for table in tables:
-        con.execute(f"CREATE OR REPLACE VIEW {table.name} AS {_select(con, lake, table)}")
+        tables = [name for name in tables if name in wanted]
+    for name in tables:
+        con.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS {_select(con, lake, name)}")
     for name in joined:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {JOINED_VIEWS[name][1]}")
-    return [t.name for t in tables] + joined
+    return tables + joined
 
 
-def named_in(query: str) -> set[str]:
-    """The tables and joined views whose names appear in a query as words."""
-    words = {w.casefold() for w in re.findall(r"\w+", query)}
-    return {name for name in [*TABLES, *JOINED_VIEWS] if name in words}
+def words_of(query: str) -> set[str]:
+    """The words of a query, among which are the tables and joined views it names."""
+    return {w.casefold() for w in re.findall(r"\w+", query)}
 
 
-def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _select(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> str:
     """A table's rows over its partition files, or, for a table with no rows yet, no rows of its
-    declared columns (a glob that matches nothing is an error in DuckDB)."""
-    if lake.partition_files(table.name):
-        pattern = partition_glob(lake, table.name).replace("'", "''")
-        return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true, union_by_name = true)"
-    con.register("_declared", table.dataset_schema.empty_table())
+    declared columns (a glob that matches nothing is an error in DuckDB). The files are unioned by
+    name, which reads every footer before the query starts, unless the table's manifest shows
+    that all of them hold the declared columns."""
+    try:
+        manifest = read_manifest(lake, name)
+    except ValueError:  # unreadable (`check` says so): go by the files
+        manifest = None
+    if manifest is None or manifest["files"] or lake.has_rows(name):
+        pattern = partition_glob(lake, name).replace("'", "''")
+        uniform = manifest is not None and manifest.get("other_schema_files") == [] and manifest["files"]
+        union = "" if uniform else ", union_by_name = true"
+        return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true{union})"
+    return _no_rows(con, name)
+
+
+def _no_rows(con: duckdb.DuckDBPyConnection, name: str) -> str:
+    """No rows of a declared table's columns (of a table this version does not declare, no rows
+    of its partition column)."""
+    from newslake.schemas import TABLES
+
+    if name not in TABLES:
+        return 'SELECT CAST(NULL AS DATE) AS "date" WHERE false'
+    con.register("_declared", TABLES[name].dataset_schema.empty_table())
     try:
         columns = con.sql("DESCRIBE _declared").fetchall()
     finally:
@@ -123,9 +147,11 @@ def _select(con: duckdb.DuckDBPyConnection, lake: Lake, table: Table) -> str:
 def connect(lake: Lake, *, confined: bool = True, for_query: str | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the lake's views (`for_query`: those it names).
     Confined, it reads nothing but a local lake's folder (no other file, no URL), installs and
-    loads no extension, and its settings cannot be changed by a query."""
+    loads no extension, and its settings cannot be changed by a query. Times are shown in UTC,
+    as the lake holds them, whatever the machine's time zone."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    create_views(con, lake, only=named_in(for_query) if for_query is not None else None)
+    con.execute("SET TimeZone = 'UTC'")
+    create_views(con, lake, only=words_of(for_query) if for_query is not None else None)
     if confined:
         if lake.is_local:  # a remote lake is read through its fsspec file system, which this would close
             folders = sorted({f"{lake.location}/", f"{_glob_escaped(lake.location)}/"})  # the glob, the files
@@ -150,8 +176,8 @@ def write_catalog(lake: Lake, out: Path) -> list[str]:
     return names
 
 
-def run_query(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
-    """Run one SELECT statement and return its result; anything that could write is refused."""
+def select(con: duckdb.DuckDBPyConnection, query: str) -> duckdb.DuckDBPyRelation:
+    """One SELECT statement, bound and ready to run; anything that could write is refused."""
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
@@ -159,17 +185,30 @@ def run_query(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise QueryError("only one SELECT (or WITH ... SELECT) statement is allowed: the lake is read-only here")
     try:
-        return con.sql(query).pl()
+        return con.sql(query)
     except duckdb.Error as exc:
         raise QueryError(str(exc)) from None
 
 
-def scan(lake: Lake, table: str) -> pl.LazyFrame:
+def run_query(con: duckdb.DuckDBPyConnection, query: str) -> "pl.DataFrame":
+    """Run one SELECT statement and return its result as a Polars DataFrame (see `select`)."""
+    relation = select(con, query)
+    try:
+        return relation.pl()
+    except duckdb.Error as exc:
+        raise QueryError(str(exc)) from None
+
+
+def scan(lake: Lake, table: str) -> "pl.LazyFrame":
     """A table as a Polars LazyFrame over its partitions, `date` included; partitions written by
     an older schema version read their missing columns as nulls."""
+    import polars as pl
+
+    from newslake.schemas import TABLES
+
     if table not in TABLES:
         raise QueryError(f"no table {table!r}: choose from {', '.join(TABLES)}")
-    if not lake.partition_files(table):
+    if not lake.has_rows(table):
         raise QueryError(f"the lake {lake} has no {table} yet")
     schema = pl.from_arrow(TABLES[table].schema.empty_table()).schema
     return pl.scan_parquet(

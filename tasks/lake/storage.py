@@ -2,6 +2,9 @@
 
 Locally a file is written to a temporary name, flushed and renamed into place; on object storage
 it is one upload, which appears only complete. Either way a reader sees a file whole or not at all.
+
+PyArrow and the object-store libraries are imported by the functions that use them, so that a
+query of a local lake (`newslake sql`) starts without them.
 """
 
 import os
@@ -9,21 +12,26 @@ import shutil
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 
-import fsspec
-import pyarrow as pa
-import pyarrow.parquet as pq
-from upath import UPath
+if TYPE_CHECKING:
+    import fsspec
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from upath import UPath
 
 ROW_GROUP_ROWS = 128 * 1024
 
-AnyPath = Path | UPath
+AnyPath: TypeAlias = "Path | UPath"
 
 
 def as_path(location: str | os.PathLike) -> AnyPath:
     """A location as a path: a local one, or a remote one for an fsspec URL such as s3://bucket/prefix
     (endpoint and credentials from the usual AWS_* environment variables)."""
+    if "://" not in os.fspath(location):
+        return Path(location)
+    from upath import UPath
+
     path = UPath(location)
     return Path(path.path) if path.protocol in ("", "file", "local") else path
 
@@ -33,30 +41,43 @@ def is_local(path: AnyPath) -> bool:
     return isinstance(path, Path)
 
 
-def _arrow_location(path: AnyPath) -> tuple[str, fsspec.AbstractFileSystem | None]:
+def _arrow_location(path: AnyPath) -> "tuple[str, fsspec.AbstractFileSystem | None]":
     return (str(path), None) if is_local(path) else (path.path, path.fs)
 
 
-def read_parquet(path: AnyPath, columns: list[str] | None = None) -> pa.Table:
+def read_parquet(path: AnyPath, columns: list[str] | None = None) -> "pa.Table":
     """A Parquet file, local or remote."""
+    import pyarrow.parquet as pq
+
     where, filesystem = _arrow_location(path)
     return pq.read_table(where, columns=columns, filesystem=filesystem)
 
 
-def schema_of(path: AnyPath) -> pa.Schema:
+def schema_of(path: AnyPath) -> "pa.Schema":
     """A Parquet file's schema, from its footer."""
+    import pyarrow.parquet as pq
+
     where, filesystem = _arrow_location(path)
     return pq.read_schema(where, filesystem=filesystem)
 
 
 def parquet_rows(path: AnyPath) -> int:
     """The rows of a Parquet file, from its footer."""
+    return footer(path).num_rows
+
+
+def footer(path: AnyPath) -> "pq.FileMetaData":
+    """A Parquet file's footer: its rows and schema."""
+    import pyarrow.parquet as pq
+
     where, filesystem = _arrow_location(path)
-    return pq.read_metadata(where, filesystem=filesystem).num_rows
+    return pq.read_metadata(where, filesystem=filesystem)
 
 
-def write_parquet(path: AnyPath, table: pa.Table) -> None:
+def write_parquet(path: AnyPath, table: "pa.Table") -> None:
     """Write a staged batch (not durable: a stopped run's staging is thrown away)."""
+    import pyarrow.parquet as pq
+
     if is_local(path):
         pq.write_table(table, path)
     else:
@@ -87,8 +108,10 @@ def write_durable(path: AnyPath, write: Callable[[BinaryIO], object]) -> None:
     fsync_dir(path.parent)
 
 
-def write_durable_parquet(path: AnyPath, table: pa.Table) -> None:
+def write_durable_parquet(path: AnyPath, table: "pa.Table") -> None:
     """Write a partition file whole and durably (zstd)."""
+    import pyarrow.parquet as pq
+
     write_durable(path, lambda f: pq.write_table(table, f, compression="zstd", row_group_size=ROW_GROUP_ROWS))
 
 

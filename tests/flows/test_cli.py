@@ -179,6 +179,19 @@ def test_cli_sql_formats(sample_lake):
     assert "13" in as_table.output
 
 
+def test_cli_sql_starts_with_duckdb_alone(sample_lake, newslake_cli):
+    """A query imports neither PyArrow nor Polars (nor NumPy, nor the object-store libraries for a
+    local lake), let alone Prefect, spaCy or Dask: DuckDB reads the files and prints the result."""
+    lake, _ = sample_lake
+    query = "SELECT count(*) AS docs FROM documents"
+    process = newslake_cli("sql", query, "--lake", str(lake), env={"PYTHONPROFILEIMPORTTIME": "1"})
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0 and "13" in out, err
+    imported = {line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")}
+    assert "duckdb" in imported
+    assert not imported & {"pyarrow", "polars", "numpy", "fsspec", "upath", "prefect", "spacy", "dask"}
+
+
 def test_cli_sql_makes_views_only_of_the_tables_a_query_names(sample_lake):
     from newslake.tasks.lake import Lake
     from newslake.tasks.lake.query import connect

@@ -1,6 +1,8 @@
 import datetime
 import json
 
+import pyarrow as pa
+
 from newslake.schemas import TABLES
 from newslake.tasks.lake import Lake, lake_tables, read_manifest
 
@@ -31,3 +33,44 @@ def test_manifests_a_commit_reads_again_only_the_files_it_changed(tmp_path, sent
     assert files == {f"date={D1}/part-c1.parquet": 99, f"date={D2}/part-c1.parquet": 2}
     publish(tmp_path, sentences([]), "c3", replaced=["b"], days=[D2])  # the day's partition goes
     assert read_manifest(lake, "sentences")["files"] == {f"date={D1}/part-c1.parquet": 99}
+
+
+def test_manifests_name_the_files_of_another_schema_which_queries_then_read_by_name(tmp_path):
+    from newslake.tasks.lake import check_lake, commit, stage_rows
+    from newslake.tasks.lake.query import connect
+    from newslake.tasks.lake.storage import write_parquet
+
+    lake, tone = Lake.at(tmp_path), TABLES["tone"]
+
+    def add(commit_id: str, doc_id: str, day: datetime.date) -> None:
+        row = {"doc_id": doc_id, "tone": 1.0, "positive": 2.0, "word_count": 9, "date": day}
+        stage_rows(lake, tone, pa.Table.from_pylist([row], schema=tone.dataset_schema), commit_id=commit_id)
+        commit(lake, commit_id, versions=VERSIONS)
+
+    def view() -> str:
+        return connect(lake).sql("SELECT sql FROM duckdb_views() WHERE view_name = 'tone'").fetchall()[0][0]
+
+    add("c1", "a", D1)
+    assert read_manifest(lake, "tone")["other_schema_files"] == []
+    assert "union_by_name" not in view()  # every file has the declared columns: no footer is read to start
+    # A file an older version wrote, without the later columns, listed by a manifest that names no such files.
+    older = "date=2025-02-28/part-old.parquet"
+    lake.partition_dir("tone", datetime.date(2025, 2, 28)).mkdir()
+    write_parquet(
+        lake.table_dir("tone") / older,
+        pa.table({"doc_id": ["b"], "tone": [-1.0], "word_count": pa.array([3], pa.int32())}),
+    )
+    held = read_manifest(lake, "tone")
+    del held["other_schema_files"]
+    held["files"][older] = 1
+    lake.manifest_file("tone").write_text(json.dumps(held))
+    add("c2", "c", D2)  # the next commit reads every file again
+    assert read_manifest(lake, "tone")["other_schema_files"] == [older]
+    assert "union_by_name = true" in view()
+    rows = connect(lake).sql("SELECT doc_id, tone, positive FROM tone ORDER BY doc_id").fetchall()
+    assert rows == [("a", 1.0, 2.0), ("b", -1.0, None), ("c", 1.0, 2.0)]
+    assert check_lake(lake) == []
+    held = read_manifest(lake, "tone")
+    held["other_schema_files"] = []
+    lake.manifest_file("tone").write_text(json.dumps(held))
+    assert [p for p in check_lake(lake) if "has other columns than the declared ones" in p and older in p]
