@@ -436,7 +436,8 @@ def deduplicate(batches: list[Batch], *, lake: Lake, run_id: str, day: date, bat
     twice: it becomes a `duplicate_id` reject, since a doc_id names one document.
     """
     cleaned = pa.concat_tables([b.read("clean") for b in batches]) if batches else CLEANED.empty_table()
-    keys = read_keys(lake, ["doc_id", "content_hash", "dup_of"], doc_ids=None if len(cleaned) else [])
+    ids, texts = cleaned.column("doc_id").to_pylist(), cleaned.column("content_hash").to_pylist()
+    keys = read_keys(lake, ["doc_id", "content_hash", "dup_of"], where={"doc_id": ids, "content_hash": texts})
     mine = pc.is_in(keys.column("doc_id"), value_set=cleaned.column("doc_id").combine_chunks())
     held = dict(zip(*keys.filter(mine).select(["doc_id", "content_hash"]).to_pydict().values(), strict=True))
     statuses, rejects = _classify(cleaned, held)

@@ -6,10 +6,10 @@ Formats are told by extension: .txt, .jsonl/.ndjson, .csv, .parquet, .html/.htm,
 
 import csv
 import dataclasses
-import functools
 import glob
 import hashlib
 import io
+import itertools
 import json
 import os
 import zlib
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -27,7 +26,6 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import PARTITION, REJECTS, TABLES
 from newslake.tasks.lake import Batch, Lake, read_keys, read_table
-from newslake.tasks.lake.keys import index_version
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 
 RAW = pa.schema(
@@ -52,6 +50,7 @@ RAW = pa.schema(
 TEXT_FORMATS = {".txt": "txt", ".html": "html", ".htm": "html"}
 RECORD_FORMATS = {".jsonl", ".ndjson", ".csv", ".parquet"}
 SUPPORTED = set(TEXT_FORMATS) | RECORD_FORMATS
+LOOKUP_RECORDS = 5000  # records read between two questions to the lake's key index
 
 FIELDS = {
     "text": ("text", "body", "content", "article", "html"),
@@ -355,7 +354,6 @@ def ingest_inputs(
     its reason, without being cleaned again.
     """
     files, rejects = discover(inputs, source=source)
-    known, rejected_before = _known_records(lake), _known_rejects(lake, settings)
     staging = lake.staging(run_id)
     batches: list[Batch] = []
     batch: list[dict] = []
@@ -367,11 +365,11 @@ def ingest_inputs(
         batches[-1].write("raw", to_raw_table(batch))
         batch.clear()
 
-    for record in _read_records(files, rejects, max_bytes=max_bytes):
-        if record["raw_hash"] in known:
+    for record, held, rejected in _against_lake(_read_records(files, rejects, max_bytes=max_bytes), lake, settings):
+        if held:
             skipped += 1
-        elif found := rejected_before.get(record["raw_hash"]):
-            again.append(dataclasses.replace(found, source=record["source"], payload=decode(record["payload"])))
+        elif rejected is not None:
+            again.append(dataclasses.replace(rejected, source=record["source"], payload=decode(record["payload"])))
         else:
             records += 1
             batch.append(record)
@@ -389,47 +387,21 @@ def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes
     """Whether the inputs hold a record that `ingest_inputs` would clean, read up to the first
     one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
-    known, rejected_before = _known_records(lake), _known_rejects(lake, settings)
-    return any(
-        record["raw_hash"] not in known and record["raw_hash"] not in rejected_before
-        for record in _read_records(files, [], max_bytes=max_bytes)
-    )
+    records = _read_records(files, [], max_bytes=max_bytes)
+    return any(not held and rejected is None for _, held, rejected in _against_lake(records, lake, settings))
 
 
-def _known_records(lake: Lake) -> "KnownHashes":
-    """The `raw_hash` of every record the lake holds as a document (kept from the last call while
-    the key index stays the same: a command checks for anything new, then its run ingests)."""
-    version = index_version(lake)
-    if version is None:
-        return KnownHashes(read_keys(lake, ["raw_hash"]).column("raw_hash"))
-    return _indexed_records(lake, version)
-
-
-@functools.lru_cache(maxsize=1)
-def _indexed_records(lake: Lake, version: tuple[str, ...]) -> "KnownHashes":
-    return KnownHashes(read_keys(lake, ["raw_hash"]).column("raw_hash"))
-
-
-class KnownHashes:
-    """Hashes to test records against as they are read, in one sorted NumPy array of bytes: a
-    million of 24 hex digits take 24 MB, where a set of Python strings takes 100 MB and is built
-    three times slower."""
-
-    def __init__(self, hashes: pa.ChunkedArray) -> None:
-        values = hashes.drop_null().combine_chunks()
-        lengths = pc.min_max(pc.binary_length(values)) if len(values) else None
-        if lengths is not None and lengths["min"] == lengths["max"]:  # each hash's bytes, back to back
-            width, offsets, data = lengths["min"].as_py(), values.buffers()[1], values.buffers()[2]
-            start = np.frombuffer(offsets, dtype=np.int32, count=1, offset=4 * values.offset)[0]
-            flat = np.frombuffer(data, dtype=f"S{width}", count=len(values), offset=int(start))
-        else:
-            flat = np.array(values.to_pylist(), dtype="S")
-        self._sorted = np.sort(flat)
-
-    def __contains__(self, value: str) -> bool:
-        probe = value.encode()
-        i = int(np.searchsorted(self._sorted, probe))
-        return i < len(self._sorted) and self._sorted[i] == probe
+def _against_lake(records: Iterator[dict], lake: Lake, settings: str) -> Iterator[tuple[dict, bool, Reject | None]]:
+    """Each record, whether the lake holds it as a document (same `raw_hash`), and the reject of
+    cleaning the lake holds of it under these clean settings, if any. The lake's key index is
+    asked about `LOOKUP_RECORDS` records at a time, so that what this holds in memory grows with
+    them, not with the lake."""
+    rejected_before = _known_rejects(lake, settings)
+    while chunk := list(itertools.islice(records, LOOKUP_RECORDS)):
+        hashes = [record["raw_hash"] for record in chunk]
+        held = set(read_keys(lake, ["raw_hash"], where={"raw_hash": hashes}).column("raw_hash").to_pylist())
+        for record in chunk:
+            yield record, record["raw_hash"] in held, rejected_before.get(record["raw_hash"])
 
 
 def _known_rejects(lake: Lake, settings: str) -> dict[str, Reject]:

@@ -110,7 +110,7 @@ def publish_run(*, lake: Lake, run_id: str, batches: list[Batch], rejects: list[
     """
     docs = read_staged([b.path("documents") for b in batches], TABLES["documents"])
     doc_ids = docs.column("doc_id").to_pylist()
-    old_days = set(read_keys(lake, ["doc_id"], doc_ids=doc_ids).column("date").to_pylist())
+    old_days = set(read_keys(lake, ["doc_id"], where={"doc_id": doc_ids}).column("date").to_pylist())
     replaced = _keep_replaced_versions(lake, run_id, doc_ids, old_days)
     stage_rows(lake, TABLES["documents"], docs, commit_id=run_id, replaced=doc_ids, days=old_days)
     rows = {"documents": len(docs)} | ({"replaced_documents": replaced} if replaced else {})

@@ -63,7 +63,10 @@ def test_keys_follow_every_commit_of_documents_a_file_a_month_and_commit(tmp_pat
             {"doc_id": "b", "content_hash": "h2", "date": APRIL},
         ]
     )
-    assert read_keys(lake, ["doc_id"], doc_ids=["b", "z"]).to_pylist() == [{"doc_id": "b", "date": APRIL}]
+    assert read_keys(lake, ["doc_id"], where={"doc_id": ["b", "z"]}).to_pylist() == [{"doc_id": "b", "date": APRIL}]
+    either = read_keys(lake, ["doc_id", "content_hash"], where={"doc_id": ["z"], "content_hash": ["h3"]})
+    assert either.to_pylist() == [{"doc_id": "a", "content_hash": "h3", "date": APRIL}]
+    assert read_keys(lake, ["doc_id"], where={"doc_id": []}).num_rows == 0
     assert _index_problems(lake) == []
 
 
