@@ -435,30 +435,52 @@ def _write_table(relation: "duckdb.DuckDBPyRelation") -> None:
 
 
 def _write_csv(relation: "duckdb.DuckDBPyRelation") -> None:
+    rows = relation.fetchall()
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(relation.columns)
-    writer.writerows([_csv_value(value) for value in row] for row in relation.fetchall())
+    writer.writerows([_csv_value(value) for value in row] for row in rows)
 
 
 def _write_json(relation: "duckdb.DuckDBPyRelation") -> None:
-    rows = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
-    sys.stdout.write(json.dumps(rows, default=_json_value, ensure_ascii=False, indent=1) + "\n")
+    rows, names = relation.fetchall(), _unique(relation.columns)
+    found = [{name: _jsonable(value) for name, value in zip(names, row, strict=True)} for row in rows]
+    sys.stdout.write(json.dumps(found, default=str, ensure_ascii=False, indent=1) + "\n")
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique for JSON's keys, as DuckDB does for a DataFrame: `id`, `id_1`."""
+    seen: set[str] = set()
+    unique = []
+    for name in names:
+        new, n = name, 0
+        while new in seen:
+            n += 1
+            new = f"{name}_{n}"
+        seen.add(new)
+        unique.append(new)
+    return unique
 
 
 def _csv_value(value: object) -> str:
-    """A value as CSV text: nothing for null, true or false, bytes as hex, lists and structs as JSON."""
+    """A value as CSV text: nothing for null, true or false, bytes as hex, lists, arrays, maps and
+    structs as JSON, anything else (dates, times, decimals) as its text."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, default=_json_value, ensure_ascii=False)
-    return _json_value(value)
+    plain = _jsonable(value)
+    return json.dumps(plain, default=str, ensure_ascii=False) if isinstance(plain, list | dict) else str(plain)
 
 
-def _json_value(value: object) -> str:
-    """A value JSON has no type for: bytes as hex, anything else (dates, decimals) as its text."""
-    return value.hex() if isinstance(value, bytes) else str(value)
+def _jsonable(value: object) -> object:
+    """A value with its bytes as hex, its arrays as lists and its maps' keys as text, for JSON."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    return value
 
 
 SQL_FORMATS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
@@ -475,6 +497,9 @@ def _query(lake: "Lake", query: str, write: "Callable[[duckdb.DuckDBPyRelation],
         con = connect(lake, for_query=query)
     except QueryError as exc:
         raise _fail(str(exc), 2) from None
+    except duckdb.Error as exc:  # a file the manifest lists and the folder lacks, say
+        hint = f"`newslake check --lake {lake}` names what is wrong"
+        raise _fail(f"cannot read the lake {lake}: {exc}; {hint}", 2) from None
     done: dict = {}
 
     def work() -> None:

@@ -26,6 +26,7 @@ from prefect.cache_policies import NO_CACHE
 
 from newslake.schemas import PARTITION, REJECTS, TABLES
 from newslake.tasks.lake import Batch, Lake, read_keys, read_table
+from newslake.tasks.lake.keys import keys_complete
 from newslake.tasks.lake.storage import AnyPath, write_parquet
 
 RAW = pa.schema(
@@ -384,8 +385,8 @@ def ingest_inputs(
 
 
 def anything_new(inputs: list[str], *, lake: Lake, source: str | None, max_bytes: int, settings: str) -> bool:
-    """Whether the inputs hold a record that `ingest_inputs` would clean, read up to the first
-    one: a run that finds none has nothing to clean or annotate."""
+    """Whether the inputs hold a record that `ingest_inputs` would clean, read (a few thousand
+    records at a time) up to the first one: a run that finds none has nothing to clean or annotate."""
     files, _ = discover(inputs, source=source)
     records = _read_records(files, [], max_bytes=max_bytes)
     return any(not held and rejected is None for _, held, rejected in _against_lake(records, lake, settings))
@@ -395,13 +396,19 @@ def _against_lake(records: Iterator[dict], lake: Lake, settings: str) -> Iterato
     """Each record, whether the lake holds it as a document (same `raw_hash`), and the reject of
     cleaning the lake holds of it under these clean settings, if any. The lake's key index is
     asked about `LOOKUP_RECORDS` records at a time, so that what this holds in memory grows with
-    them, not with the lake."""
+    them, not with the lake. A lake with no index yet (written by an older version, until its
+    next commit) is read once, from its documents."""
     rejected_before = _known_rejects(lake, settings)
+    every = None if keys_complete(lake) else set(read_keys(lake, ["raw_hash"]).column("raw_hash").to_pylist())
     while chunk := list(itertools.islice(records, LOOKUP_RECORDS)):
         hashes = [record["raw_hash"] for record in chunk]
-        held = set(read_keys(lake, ["raw_hash"], where={"raw_hash": hashes}).column("raw_hash").to_pylist())
+        held = every if every is not None else _held_hashes(lake, hashes)
         for record in chunk:
             yield record, record["raw_hash"] in held, rejected_before.get(record["raw_hash"])
+
+
+def _held_hashes(lake: Lake, hashes: list[str]) -> set[str]:
+    return set(read_keys(lake, ["raw_hash"], where={"raw_hash": hashes}).column("raw_hash").to_pylist())
 
 
 def _known_rejects(lake: Lake, settings: str) -> dict[str, Reject]:

@@ -29,14 +29,15 @@ def write_manifest(
 
     `other_schema_files` names the files whose columns are not the declared ones (written by
     another schema version), which readers must union by name. A manifest written before it was
-    kept is replaced by one read from every file."""
+    kept, or for another schema of the table, is replaced by one read from every file."""
     from newslake.schemas import SCHEMA_VERSION
 
     try:
         held = read_manifest(lake, table.name)
     except ValueError:
         held = None
-    if held is None or changed is None or "other_schema_files" not in held:
+    schema = {f.name: str(f.type) for f in table.dataset_schema}
+    if held is None or changed is None or "other_schema_files" not in held or held.get("schema") != schema:
         found = {relative_name(p): _file_facts(table, p) for p in lake.partition_files(table.name)}
         files = {name: rows for name, (rows, _) in found.items()}
         other = [name for name, (_, differs) in found.items() if differs]
@@ -53,7 +54,7 @@ def write_manifest(
     manifest = {
         "table": table.name,
         "schema_version": SCHEMA_VERSION,
-        "schema": {f.name: str(f.type) for f in table.dataset_schema},
+        "schema": schema,
         "partitioning": "hive: date=YYYY-MM-DD",
         "rows": sum(files.values()),
         "files": files,

@@ -80,11 +80,14 @@ def _glob_escaped(path: str) -> str:
     return "".join(f"[{c}]" if c in "[*?" else c for c in path)
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[str] | None = None) -> list[str]:
+def create_views(
+    con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[str] | None = None, lasting: bool = False
+) -> list[str]:
     """A view per lake table over its Parquet files (absolute paths or URLs), and the joined
     views whose tables exist (`only` those named, and the tables they join); returns the view
     names. A remote lake is read through its fsspec file system, so DuckDB needs no extension
-    for it. A query that names two tables does not pay for twenty."""
+    for it. A query that names two tables does not pay for twenty. `lasting` views (a catalog's,
+    which outlive later commits) union the files by name whatever the manifests say now."""
     tables = lake.table_names()
     if not tables:
         raise QueryError(f"no tables in {lake}: run `newslake run` first")
@@ -97,7 +100,7 @@ def create_views(con: duckdb.DuckDBPyConnection, lake: Lake, *, only: Iterable[s
         wanted = only.union(*(JOINED_VIEWS[name][0] for name in joined))
         tables = [name for name in tables if name in wanted]
     for name in tables:
-        con.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS {_select(con, lake, name)}")
+        con.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS {_select(con, lake, name, lasting)}")
     for name in joined:
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {JOINED_VIEWS[name][1]}")
     return tables + joined
@@ -112,7 +115,7 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _select(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> str:
+def _select(con: duckdb.DuckDBPyConnection, lake: Lake, name: str, lasting: bool) -> str:
     """A table's rows over its partition files, or, for a table with no rows yet, no rows of its
     declared columns (a glob that matches nothing is an error in DuckDB). The files are unioned by
     name, which reads every footer before the query starts, unless the table's manifest shows
@@ -123,7 +126,7 @@ def _select(con: duckdb.DuckDBPyConnection, lake: Lake, name: str) -> str:
         manifest = None
     if manifest is None or manifest["files"] or lake.has_rows(name):
         pattern = partition_glob(lake, name).replace("'", "''")
-        uniform = manifest is not None and manifest.get("other_schema_files") == [] and manifest["files"]
+        uniform = not lasting and manifest is not None and manifest.get("other_schema_files") == []
         union = "" if uniform else ", union_by_name = true"
         return f"SELECT * FROM read_parquet('{pattern}', hive_partitioning = true{union})"
     return _no_rows(con, name)
@@ -169,7 +172,7 @@ def write_catalog(lake: Lake, out: Path) -> list[str]:
     tmp.unlink(missing_ok=True)
     con = duckdb.connect(str(tmp))
     try:
-        names = create_views(con, lake)
+        names = create_views(con, lake, lasting=True)
     finally:
         con.close()
     tmp.replace(out)

@@ -28,8 +28,8 @@ AnyPath: TypeAlias = "Path | UPath"
 def as_path(location: str | os.PathLike) -> AnyPath:
     """A location as a path: a local one, or a remote one for an fsspec URL such as s3://bucket/prefix
     (endpoint and credentials from the usual AWS_* environment variables)."""
-    if "://" not in os.fspath(location):
-        return Path(location)
+    if isinstance(location, Path) or (isinstance(location, str) and ":" not in location.split("/", 1)[0]):
+        return Path(location)  # no scheme: a local path, without a look at fsspec
     from upath import UPath
 
     path = UPath(location)

@@ -177,6 +177,12 @@ def test_cli_sql_formats(sample_lake):
     assert as_csv.output.splitlines()[:2] == ["reason,n", "empty_text,1"]
     as_table = runner.invoke(app, ["sql", "SELECT count(*) AS docs FROM documents", "--lake", str(lake)])
     assert "13" in as_table.output
+    shapes = "SELECT 1 AS a, 2 AS a, map([1], ['x']) AS m, [1, 2]::INTEGER[2] AS pair, NULL AS none, true AS yes"
+    as_json = runner.invoke(app, ["sql", shapes, "--lake", str(lake), "-f", "json"])
+    row = {"a": 1, "a_1": 2, "m": {"1": "x"}, "pair": [1, 2], "none": None, "yes": True}
+    assert json.loads(as_json.output) == [row], as_json.output
+    as_csv = runner.invoke(app, ["sql", shapes, "--lake", str(lake), "-f", "csv"])
+    assert as_csv.output.splitlines() == ["a,a,m,pair,none,yes", '1,2,"{""1"": ""x""}","[1, 2]",,true']
 
 
 def test_cli_sql_starts_with_duckdb_alone(sample_lake, newslake_cli):
@@ -259,6 +265,10 @@ def test_cli_check_passes_a_sound_lake_and_lists_problems(sample_lake, tmp_path)
     assert result.exit_code == 1
     assert "is in the manifest but missing" in result.output and "have no rows" in result.output
     assert "2 problems" in result.output
+    for path in broken.glob("documents/date=*/part-*.parquet"):
+        path.unlink()
+    result = runner.invoke(app, ["sql", "SELECT count(*) FROM documents", "--lake", str(broken)])
+    assert result.exit_code == 2 and "No files found" in result.output and "newslake check" in result.output
 
 
 def test_cli_every_declared_table_exists_on_a_lake_that_never_rejected_anything(prefect_server, sample, tmp_path):
