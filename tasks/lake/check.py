@@ -5,7 +5,7 @@ import pyarrow as pa
 
 from newslake.schemas import ANNOTATION_TABLES, PARTITION, TABLES, Table
 from newslake.tasks.lake.commits import pending_commits
-from newslake.tasks.lake.keys import KEY_COLUMNS, keys_complete, read_keys
+from newslake.tasks.lake.keys import KEY_COLUMNS, inputs_fingerprint, keys_complete, read_keys
 from newslake.tasks.lake.layout import Lake, partition_day, relative_name
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_table
@@ -40,7 +40,7 @@ def check_lake(lake: Lake) -> list[str]:
                 problems.append(f"{table.name}: rows of {orphans.height} documents not in documents on the same day")
     if documents is not None:
         problems += _check_annotated(lake, pl.from_arrow(documents))
-    return problems + _check_key_index(lake)
+    return problems + _check_key_index(lake) + _check_fingerprint(lake)
 
 
 def _check_key_index(lake: Lake) -> list[str]:
@@ -52,6 +52,21 @@ def _check_key_index(lake: Lake) -> list[str]:
     if indexed.sort("date", "doc_id").equals(held.sort("date", "doc_id")):
         return []
     return [f"the key index {lake.keys_dir} does not match documents: remove that folder, the next run writes it again"]
+
+
+def _check_fingerprint(lake: Lake) -> list[str]:
+    """The inputs fingerprint in the documents manifest is that of the documents (each commit
+    changes it by what it adds and removes, so an error would last)."""
+    try:
+        kept = (read_manifest(lake, "documents") or {}).get("inputs_fingerprint")
+    except ValueError:  # reported with the table's files
+        return []
+    if not kept or len(kept) != 32 or kept == (found := inputs_fingerprint(lake)):
+        return []
+    return [
+        f"documents: the manifest's inputs fingerprint {kept} is not that of the documents ({found}); remove "
+        "inputs_fingerprint from documents/_manifest.json and the next commit computes it again"
+    ]
 
 
 def _check_annotated(lake: Lake, documents: pl.DataFrame) -> list[str]:

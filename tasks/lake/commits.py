@@ -13,7 +13,14 @@ import json
 from datetime import date
 
 from newslake.schemas import TABLES
-from newslake.tasks.lake.keys import inputs_fingerprint, keys_complete, rebuild_keys, update_keys
+from newslake.tasks.lake.keys import (
+    DIGEST_BITS,
+    files_digest,
+    inputs_fingerprint,
+    keys_complete,
+    rebuild_keys,
+    update_keys,
+)
 from newslake.tasks.lake.layout import Lake, live_file, partition_day, relative_name, staged_files
 from newslake.tasks.lake.manifests import read_manifest, write_manifest
 from newslake.tasks.lake.storage import AnyPath, fsync_dir, remove_empty_dir, replace, write_text
@@ -41,8 +48,11 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     """
     done = json.loads(marker.read_text())
     commit_id = done["commit_id"]
+    compaction = done.get("compaction", False)
     touched, changed = [], {}
-    documents = _documents_changes(lake, commit_id) if not done.get("compaction") else {}
+    documents = _documents_changes(lake, commit_id) if not compaction else {}
+    # What the commit does to the inputs fingerprint, read before its renames replace the files.
+    change = None if recovering or compaction else _changes_digest(lake, commit_id)
     for table in TABLES.values():
         staged = staged_files(lake, table.name, commit_id)
         changed[table.name] = {relative_name(live_file(p)) for p in staged}
@@ -64,12 +74,8 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         update_keys(lake, commit_id, documents)
     # A compaction moves rows between files: the manifests keep their versions, and their
     # fingerprint unless it is being recovered (an older manifest may be gone or stale then).
-    compaction = done.get("compaction", False)
     versions = None if compaction else done["versions"]
-    if compaction and not recovering:
-        fingerprint = None
-    else:
-        fingerprint = _fingerprint(lake, changed_documents=recovering or bool(documents))
+    fingerprint = None if compaction and not recovering else _fingerprint(lake, change)
     for table in touched:
         only = None if recovering else changed[table.name]
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
@@ -80,15 +86,28 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     remove_empty_dir(lake.staging_root)
 
 
-def _fingerprint(lake: Lake, *, changed_documents: bool) -> str:
-    """The inputs fingerprint after a commit: the documents manifest's, when the commit left
-    documents as they were (a run with nothing new reads no key of the lake for it)."""
+def _changes_digest(lake: Lake, commit_id: str) -> int:
+    """The digest of the documents a commit adds and removes: its staged documents files, and
+    the live files they replace or remove (0 when it leaves documents alone)."""
+    files = []
+    for path in staged_files(lake, "documents", commit_id):
+        final = live_file(path)
+        files += ([path] if path.suffix == ".pending" else []) + ([final] if final.exists() else [])
+    return files_digest(lake, files)
+
+
+def _fingerprint(lake: Lake, change: int | None) -> str:
+    """The inputs fingerprint after a commit: the documents manifest's, changed by the digest of
+    what the commit added and removed (a run reads no more than that); computed from the key
+    index when recovering (`change` unknown) or when the manifest has none of this form."""
     try:
-        held = None if changed_documents else read_manifest(lake, "documents")
+        held = read_manifest(lake, "documents") if change is not None else None
     except ValueError:
         held = None
     kept = (held or {}).get("inputs_fingerprint")
-    return kept if kept and len(kept) == 32 else inputs_fingerprint(lake)  # 32: this form of it
+    if kept and len(kept) == 32:  # 32: this form of it
+        return f"{(int(kept, 16) ^ change) & DIGEST_BITS:032x}"
+    return inputs_fingerprint(lake)
 
 
 def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:

@@ -1,5 +1,6 @@
 import datetime
 import hashlib
+import json
 import shutil
 
 import pyarrow as pa
@@ -132,3 +133,34 @@ def test_keys_a_commit_that_leaves_documents_alone_keeps_the_inputs_fingerprint(
     assert read_manifest(lake, "documents")["inputs_fingerprint"] == inputs_fingerprint(lake) != held
     md5 = [hashlib.md5(line.encode()).digest() for line in ("a:h1", "b:h2")]  # the digest, spelled out
     assert inputs_fingerprint(lake) == f"{int.from_bytes(md5[0], 'little') ^ int.from_bytes(md5[1], 'little'):032x}"
+
+
+def test_keys_each_commit_changes_the_inputs_fingerprint_by_what_it_adds_and_removes(tmp_path):
+    """A commit reads only the documents files it adds and removes for the new fingerprint, which
+    is the one computed from every document, through additions, edits, moves and removals."""
+    from newslake.tasks.lake import compact, read_manifest
+    from newslake.tasks.lake.keys import inputs_fingerprint
+
+    lake = Lake.at(tmp_path / "lake")
+    steps = [
+        ("c1", [("a", "h1", MARCH), ("b", "h2", MARCH)], (), ()),
+        ("c2", [("c", "h3", APRIL)], (), ()),
+        ("c3", [("a", "h4", APRIL)], ["a"], [MARCH]),  # edited, and moved a day
+        ("c4", [("b", "h2", MARCH)], ["b"], [MARCH]),  # the same again: no change
+        ("c5", [], ["c"], [APRIL]),  # removed
+    ]
+    fingerprints = []
+    for commit_id, rows, replaced, days in steps:
+        _publish(lake, _documents(rows), commit_id, replaced=replaced, days=days)
+        fingerprints.append(read_manifest(lake, "documents")["inputs_fingerprint"])
+        assert fingerprints[-1] == inputs_fingerprint(lake), commit_id
+    assert fingerprints[3] == fingerprints[2] != fingerprints[4]
+    compact(lake, commit_id="c6")
+    assert read_manifest(lake, "documents")["inputs_fingerprint"] == fingerprints[-1]
+    md5 = [hashlib.md5(line.encode()).digest() for line in ("a:h4", "b:h2")]
+    assert fingerprints[-1] == f"{int.from_bytes(md5[0], 'little') ^ int.from_bytes(md5[1], 'little'):032x}"
+    assert not [p for p in check_lake(lake) if "fingerprint" in p]
+    held = read_manifest(lake, "documents")
+    held["inputs_fingerprint"] = "0" * 32
+    lake.manifest_file("documents").write_text(json.dumps(held))
+    assert [p for p in check_lake(lake) if "inputs fingerprint" in p]
