@@ -5,11 +5,11 @@ import pyarrow as pa
 
 from newslake.schemas import ANNOTATION_TABLES, PARTITION, TABLES, Table
 from newslake.tasks.lake.commits import pending_commits
-from newslake.tasks.lake.keys import KEY_COLUMNS, inputs_fingerprint, keys_complete, read_keys
+from newslake.tasks.lake.keys import KEY_COLUMNS, inputs_fingerprint, is_fingerprint, keys_complete, read_keys
 from newslake.tasks.lake.layout import Lake, partition_day, relative_name
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import read_table
-from newslake.tasks.lake.storage import parquet_rows, read_parquet, schema_of
+from newslake.tasks.lake.storage import footer, read_parquet, schema_of
 
 
 def check_lake(lake: Lake) -> list[str]:
@@ -61,7 +61,7 @@ def _check_fingerprint(lake: Lake) -> list[str]:
         kept = (read_manifest(lake, "documents") or {}).get("inputs_fingerprint")
     except ValueError:  # reported with the table's files
         return []
-    if not kept or len(kept) != 32 or kept == (found := inputs_fingerprint(lake)):
+    if not is_fingerprint(kept) or kept == (found := inputs_fingerprint(lake)):
         return []
     return [
         f"documents: the manifest's inputs fingerprint {kept} is not that of the documents ({found}); remove "
@@ -128,18 +128,18 @@ def _check_files(lake: Lake, table: Table) -> list[str]:
     ]
     for relative, path in on_disk.items():
         try:
-            rows = parquet_rows(path)
+            meta = footer(path)
         except (OSError, ValueError) as exc:  # Arrow's errors for a truncated or foreign file
             problems.append(
                 f"{table.name}: {relative} is not a readable Parquet file ({exc}); restore it, or rebuild "
                 f"the day with `newslake backfill --start {partition_day(path)} --end {partition_day(path)}`"
             )
             continue
-        if relative in manifest["files"] and manifest["files"][relative] != rows:
+        if relative in manifest["files"] and manifest["files"][relative] != meta.num_rows:
             problems.append(
-                f"{table.name}: {relative} has {rows} rows, the manifest says {manifest['files'][relative]}"
+                f"{table.name}: {relative} has {meta.num_rows} rows, the manifest says {manifest['files'][relative]}"
             )
-        schema = schema_of(path)
+        schema = meta.schema.to_arrow_schema()
         problems += _check_schema(table, relative, schema)
         if schema.names != table.schema.names and relative not in manifest.get("other_schema_files", [relative]):
             problems.append(

@@ -14,9 +14,10 @@ from datetime import date
 
 from newslake.schemas import TABLES
 from newslake.tasks.lake.keys import (
-    DIGEST_BITS,
-    files_digest,
+    changed_fingerprint,
+    documents_digest,
     inputs_fingerprint,
+    is_fingerprint,
     keys_complete,
     rebuild_keys,
     update_keys,
@@ -50,11 +51,12 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
     commit_id = done["commit_id"]
     compaction = done.get("compaction", False)
     touched, changed = [], {}
-    documents = _documents_changes(lake, commit_id) if not compaction else {}
+    staging = {name: staged_files(lake, name, commit_id) for name in TABLES}
+    documents = _documents_changes(staging["documents"]) if not compaction else {}
     # What the commit does to the inputs fingerprint, read before its renames replace the files.
-    change = None if recovering or compaction else _changes_digest(lake, commit_id)
+    change = None if recovering or compaction else _changes_digest(lake, staging["documents"])
     for table in TABLES.values():
-        staged = staged_files(lake, table.name, commit_id)
+        staged = staging[table.name]
         changed[table.name] = {relative_name(live_file(p)) for p in staged}
         for path in sorted(staged, key=lambda p: p.suffix != ".pending"):
             final = live_file(path)
@@ -81,19 +83,17 @@ def _apply(lake: Lake, marker: AnyPath, *, recovering: bool = False) -> None:
         write_manifest(lake, table, commit_id=commit_id, versions=versions, fingerprint=fingerprint, changed=only)
     marker.unlink()
     remove_empty_dir(marker.parent)
-    lake.staging(commit_id).staged_mark.unlink(missing_ok=True)
-    remove_empty_dir(lake.staging(commit_id).folder)  # a run's, with its batches, goes when the run ends
-    remove_empty_dir(lake.staging_root)
+    lake.staging(commit_id).unmark_staged()
 
 
-def _changes_digest(lake: Lake, commit_id: str) -> int:
-    """The digest of the documents a commit adds and removes: its staged documents files, and
+def _changes_digest(lake: Lake, staged: list[AnyPath]) -> int:
+    """The digest of the documents a commit adds and removes: its `staged` documents files, and
     the live files they replace or remove (0 when it leaves documents alone)."""
     files = []
-    for path in staged_files(lake, "documents", commit_id):
+    for path in staged:
         final = live_file(path)
         files += ([path] if path.suffix == ".pending" else []) + ([final] if final.exists() else [])
-    return files_digest(lake, files)
+    return documents_digest(lake, files)
 
 
 def _fingerprint(lake: Lake, change: int | None) -> str:
@@ -105,17 +105,16 @@ def _fingerprint(lake: Lake, change: int | None) -> str:
     except ValueError:
         held = None
     kept = (held or {}).get("inputs_fingerprint")
-    if kept and len(kept) == 32:  # 32: this form of it
-        return f"{(int(kept, 16) ^ change) & DIGEST_BITS:032x}"
-    return inputs_fingerprint(lake)
+    return changed_fingerprint(kept, change) if is_fingerprint(kept) else inputs_fingerprint(lake)
 
 
-def _documents_changes(lake: Lake, commit_id: str) -> dict[date, list[AnyPath]]:
-    """The days whose documents the commit changes, each with the files it adds to them; a day
-    where it also rewrites or removes a file maps to no files (its keys are read again)."""
+def _documents_changes(staged: list[AnyPath]) -> dict[date, list[AnyPath]]:
+    """The days whose documents a commit changes (its `staged` documents files), each with the
+    files it adds to them; a day where it also rewrites or removes a file maps to no files (its
+    keys are read again)."""
     added: dict[date, list[AnyPath]] = {}
     rewritten: set[date] = set()
-    for path in staged_files(lake, "documents", commit_id):
+    for path in staged:
         final = live_file(path)
         if path.suffix == ".pending" and not final.exists():
             added.setdefault(partition_day(final), []).append(final)
@@ -144,8 +143,7 @@ def recover(lake: Lake) -> list[str]:
             leftover.unlink()
             remove_empty_dir(leftover.parent)
     for mark in marks:
-        mark.unlink()
-        remove_empty_dir(mark.parent)
+        lake.staging(mark.parent.name).unmark_staged()
     remove_empty_dir(lake.staging_root)
     for leftover in list(lake.commits_dir.glob(".*.tmp")) + list(lake.root.glob("*/._manifest.json.*")):
         leftover.unlink()

@@ -14,7 +14,7 @@ from newslake.tasks.lake.commits import commit
 from newslake.tasks.lake.layout import Lake, new_file
 from newslake.tasks.lake.manifests import read_manifest
 from newslake.tasks.lake.partitions import stage_merge
-from newslake.tasks.lake.storage import AnyPath, remove_empty_dir
+from newslake.tasks.lake.storage import AnyPath
 from newslake.tasks.lake.tiers import FANOUT, merges
 
 
@@ -53,9 +53,7 @@ def compact(
     if merged:
         commit(lake, commit_id, versions={}, compaction=True)
     else:
-        lake.staging(commit_id).staged_mark.unlink()
-        remove_empty_dir(lake.staging(commit_id).folder)
-        remove_empty_dir(lake.staging_root)
+        lake.staging(commit_id).unmark_staged()
     return Compacted(merged, written, partitions)
 
 

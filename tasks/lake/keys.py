@@ -33,7 +33,6 @@ KEY_COLUMNS = ["doc_id", "raw_hash", "content_hash", "dup_of"]
 KEYS = pa.schema([TABLES["documents"].schema.field(c) for c in KEY_COLUMNS]).append(PARTITION)
 # What `_keys/_complete` says once the index holds every document, in this layout.
 LAYOUT = "complete: files a month, month=YYYY-MM/part-<id>.parquet\n"
-DIGEST_BITS = 2**128 - 1  # an inputs fingerprint's
 
 
 def _month(day: date) -> str:
@@ -150,16 +149,28 @@ def inputs_fingerprint(lake: Lake) -> str:
     of each `doc_id:content_hash`, read as little-endian 128-bit integers (DuckDB's
     `md5_number`), in 32 hex digits. It needs no order, so DuckDB computes it over the key index
     as it reads it: 0.16 s for a million documents, where a digest of the sorted lines took 0.55 s;
-    and a commit changes it by the digests of the rows it adds and removes (`files_digest`)."""
-    return f"{_digest(lake) & DIGEST_BITS:032x}"
+    and a commit changes it by the digest of the rows it adds and removes (`changed_fingerprint`)."""
+    return _as_fingerprint(documents_digest(lake))
 
 
-def files_digest(lake: Lake, files: list[AnyPath]) -> int:
-    """The exclusive or of the digests of every row of these documents files (0 for none): a
-    commit changes the inputs fingerprint by that of the files it adds and removes."""
-    return _digest(lake, files)
+def changed_fingerprint(fingerprint: str, change: int) -> str:
+    """A fingerprint changed by a `documents_digest` of rows added and removed (an exclusive or
+    undoes itself: a row that goes cancels the same row's coming)."""
+    return _as_fingerprint(int(fingerprint, 16) ^ change)
 
 
-def _digest(lake: Lake, files: list[AnyPath] | None = None) -> int:
+def is_fingerprint(value: str | None) -> bool:
+    """Whether a manifest's inputs fingerprint has this form (32 hex digits): the next commit to
+    change documents replaces one of an earlier form (or none) by computing it anew."""
+    return value is not None and len(value) == 32
+
+
+def documents_digest(lake: Lake, files: list[AnyPath] | None = None) -> int:
+    """The exclusive or of the digests of every document's `doc_id:content_hash`, or of every row
+    of the given documents `files` (0 for none)."""
     query = "SELECT CAST(bit_xor(md5_number(doc_id || ':' || content_hash)) AS VARCHAR) AS digest FROM keys"
     return int(_over_keys(lake, query, files=files).column("digest")[0].as_py() or 0)
+
+
+def _as_fingerprint(digest: int) -> str:
+    return f"{digest & (2**128 - 1):032x}"

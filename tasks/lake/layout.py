@@ -29,6 +29,7 @@ from newslake.tasks.lake.storage import (
     is_local,
     parquet_rows,
     read_parquet,
+    remove_empty_dir,
     remove_tree,
     write_parquet,
     write_text,
@@ -290,6 +291,13 @@ class Staging:
     def mark_staged(self) -> None:
         if not self.staged_mark.exists():
             write_text(self.staged_mark, "")
+
+    def unmark_staged(self) -> None:
+        """Once the commit is applied (or stages nothing): its mark goes, and with it the folders
+        left empty (a run's, with its batches, goes when the run ends)."""
+        self.staged_mark.unlink(missing_ok=True)
+        remove_empty_dir(self.folder)
+        remove_empty_dir(self.lake.staging_root)
 
     def batch(self, name: str) -> "Batch":
         return Batch(self, name)
